@@ -1,0 +1,1 @@
+"""Models the workbench trains, one readable file each."""

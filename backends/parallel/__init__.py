@@ -1,0 +1,1 @@
+"""Parallelism strategies applied to plain models, registered by name."""
