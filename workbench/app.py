@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSize, QTimer
+from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QApplication
 
 import workbench
@@ -67,6 +67,11 @@ def run_gui(runs_dir: Path | None = None) -> int:
     return app.exec()
 
 
+def _busy(panel: object) -> bool:
+    is_busy = getattr(panel, "is_busy", None)
+    return bool(is_busy()) if callable(is_busy) else False
+
+
 def render_screenshot(
     out: Path, panel: str | None = None, size: QSize | None = None, runs_dir: Path | None = None,
     settings: AppSettings | None = None,
@@ -79,11 +84,14 @@ def render_screenshot(
         if panel:
             window.show_panel(panel)
         window.show()
-        # Let layouts settle and the first timers (status bar, panel start-up) run.
-        deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline:
+        # Let layouts settle and the panels finish their start-up work (a panel may
+        # say it is busy, e.g. validating a form on a worker), for at most 30 s.
+        settle = time.monotonic() + 1.0
+        deadline = time.monotonic() + 30.0
+        while time.monotonic() < settle or (
+            time.monotonic() < deadline and any(_busy(p) for p in window.panels.values())
+        ):
             app.processEvents()
-            QTimer.singleShot(20, lambda: None)
             time.sleep(0.02)
         image = window.grab()
         out.parent.mkdir(parents=True, exist_ok=True)

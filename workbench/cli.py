@@ -38,10 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_OneLineParser)
     for name, module in discover().items():
         sub = verbs.add_parser(name, help=module.HELP, description=module.HELP)
-        # Accept --runs-dir after the verb too; SUPPRESS keeps the global value when absent.
-        sub.add_argument("--runs-dir", type=Path, default=argparse.SUPPRESS,
-                         help="folder where runs live")
         module.add_arguments(sub)
+        if "--runs-dir" not in sub._option_string_actions:
+            # Accept --runs-dir after the verb too; SUPPRESS keeps the global value when absent.
+            sub.add_argument("--runs-dir", type=Path, default=argparse.SUPPRESS,
+                             help="folder where runs live")
         sub.set_defaults(_command=module)
     return parser
 

@@ -24,8 +24,12 @@ class AppEvents(QObject):
     sig_run_opened(object)          a run folder (Path) was opened from the File menu
     sig_checkpoint_opened(object)   a checkpoint (Path) was opened from the File menu
     sig_runs_dir_changed(object)    the runs folder (Path) changed
+    sig_run_launched(object)        a run folder (Path) was just launched from the GUI
+    sig_run_selected(object)        the user selected a run (Path) in a runs list
     """
 
+    sig_run_launched = Signal(object)
+    sig_run_selected = Signal(object)
     sig_run_opened = Signal(object)
     sig_checkpoint_opened = Signal(object)
     sig_runs_dir_changed = Signal(object)

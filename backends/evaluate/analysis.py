@@ -1,0 +1,261 @@
+"""One evaluation of a set of predictions: what the evaluation view shows at once.
+
+:func:`analyse` bundles the fairness report with bootstrap intervals, and for a
+model given as scores its ROC and calibration curves per group and the binned
+score table the threshold view works on. :func:`write_csv` and
+:func:`write_html_report` export it. Plain values in, plain values out: the GUI,
+the command line and the tests call the same functions.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from backends.evaluate.fairness import OVERALL, FairnessReport, evaluate_fairness
+from backends.evaluate.metrics import METRIC_DESCRIPTIONS, RATE_METRICS
+from backends.evaluate.paired import PairedTest
+from backends.evaluate.predictions import Predictions
+from backends.evaluate.scores import (
+    CalibrationCurves,
+    RocCurves,
+    ScoreTable,
+    ThresholdSolution,
+    build_score_table,
+    calibration_curves,
+    roc_curves,
+)
+from backends.progress import ProgressCallback, report
+
+
+@dataclass
+class Analysis:
+    """Everything the view shows for one set of predictions."""
+
+    predictions: Predictions
+    report: FairnessReport
+    score_table: ScoreTable | None = None
+    roc: RocCurves | None = None
+    calibration: CalibrationCurves | None = None
+
+
+def _scaled(
+    progress: ProgressCallback | None, start: float, stop: float
+) -> ProgressCallback | None:
+    if progress is None:
+        return None
+    return lambda fraction: progress(start + (stop - start) * fraction)
+
+
+def analyse(
+    pred: Predictions,
+    *,
+    resamples: int = 2000,
+    confidence: float = 0.95,
+    methods: Sequence[str] = ("bca", "percentile"),
+    seed: int | None = 0,
+    reference: str | None = None,
+    curve_resamples: int = 500,
+    progress: ProgressCallback | None = None,
+) -> Analysis:
+    """Fairness report with intervals, plus ROC and calibration when model A has scores."""
+    fairness = evaluate_fairness(
+        pred,
+        resamples=resamples,
+        confidence=confidence,
+        methods=methods,
+        seed=seed,
+        reference=reference,
+        progress=_scaled(progress, 0.0, 0.7),
+    )
+    out = Analysis(predictions=pred, report=fairness)
+    if pred.scores and pred.scores[0] is not None:
+        out.score_table = build_score_table(pred, 0)
+        out.roc = roc_curves(
+            out.score_table,
+            resamples=curve_resamples,
+            confidence=confidence,
+            seed=seed,
+            progress=_scaled(progress, 0.7, 0.9),
+        )
+        out.calibration = calibration_curves(
+            out.score_table, resamples=curve_resamples, confidence=confidence, seed=seed
+        )
+    report(progress, 1.0)
+    return out
+
+
+def load_and_analyse(source, *, progress: ProgressCallback | None = None, **options) -> Analysis:
+    """Call ``source(progress)`` for predictions (a CSV read, a demo, a checkpoint), then :func:`analyse`."""
+    pred = source(_scaled(progress, 0.0, 0.5))
+    return analyse(pred, progress=_scaled(progress, 0.5, 1.0), **options)
+
+
+# ------------------------------------------------------------------ export
+
+
+def _cell(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    return f"{value:.6g}"
+
+
+def write_csv(path: str | os.PathLike[str], fairness: FairnessReport) -> Path:
+    """Per-group metrics of every model (and A - B) with intervals, one row per group and metric."""
+    path = Path(path)
+    methods = fairness.methods
+    models: list[int | str] = list(range(fairness.cells.n_models)) + (
+        ["delta"] if fairness.cells.n_models == 2 else []
+    )
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "model",
+                "group",
+                "metric",
+                "value",
+                *[f"{m}_{end}" for m in methods for end in ("low", "high")],
+                "undefined",
+            ]
+        )
+        for model in models:
+            name = "A - B" if model == "delta" else fairness.model_names[int(model)]
+            for group in [*fairness.group_names, OVERALL]:
+                writer.writerow(
+                    [name, group, "count", fairness.count(group), *[""] * (2 * len(methods)), ""]
+                )
+                for metric in RATE_METRICS:
+                    row = [name, group, metric, _cell(fairness.value(model, metric, group))]
+                    for method in methods:
+                        low, high = fairness.interval(model, metric, group, method) or (None, None)
+                        row += [_cell(low), _cell(high)]
+                    row.append(fairness.undefined(model, metric, group) or "")
+                    writer.writerow(row)
+    return path
+
+
+def write_html_report(
+    path: str | os.PathLike[str],
+    analysis: Analysis,
+    *,
+    images: dict[str, bytes] | None = None,
+    paired: PairedTest | None = None,
+    solution: ThresholdSolution | None = None,
+) -> Path:
+    """A self-contained HTML report: tables, the paired test, and plots given as PNG bytes."""
+    fairness = analysis.report
+    esc = html.escape
+    method = fairness.methods[0] if fairness.methods else None
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>Evaluation report</title>",
+        "<style>body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;"
+        "margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}"
+        "td:first-child{text-align:left}.note{color:#8a4b00}</style></head><body>",
+        f"<h1>Evaluation report</h1><p>{esc(fairness.source or 'predictions')}: "
+        f"{fairness.cells.n_rows:,} rows; groups by {esc(', '.join(fairness.group_columns))}; "
+        f"reference group {esc(fairness.reference_group)}.</p>",
+    ]
+    if fairness.resamples:
+        parts.append(
+            f"<p>Intervals: {fairness.confidence:.0%} {esc(method or '')}, {fairness.resamples:,} bootstrap "
+            "resamples of the rows (drawn as multinomial counts per cell).</p>"
+        )
+    for model in range(fairness.cells.n_models):
+        parts.append(
+            f"<h2>{esc(fairness.model_names[model])}</h2><table><tr><th>group</th><th>count</th>"
+        )
+        parts += [f"<th title='{esc(METRIC_DESCRIPTIONS[m])}'>{esc(m)}</th>" for m in RATE_METRICS]
+        parts.append("</tr>")
+        for group in [*fairness.group_names, OVERALL]:
+            parts.append(f"<tr><td>{esc(group)}</td><td>{fairness.count(group):,}</td>")
+            for metric in RATE_METRICS:
+                value = fairness.value(model, metric, group)
+                if not math.isfinite(value):
+                    reason = fairness.undefined(model, metric, group) or "undefined"
+                    parts.append(f"<td title='{esc(reason)}'>undefined</td>")
+                    continue
+                interval = fairness.interval(model, metric, group)
+                extra = (
+                    f"<br><small>[{interval[0]:.3f}, {interval[1]:.3f}]</small>"
+                    if interval and math.isfinite(interval[0])
+                    else ""
+                )
+                parts.append(f"<td>{value:.3f}{extra}</td>")
+            parts.append("</tr>")
+        parts.append("</table>")
+    if paired is not None:
+        parts.append(
+            f"<h2>Paired test: {esc(paired.description)}</h2><p>{esc(paired.explanation)}</p>"
+        )
+    if solution is not None:
+        parts.append(
+            f"<h2>Post-processing: {esc(solution.constraint)}</h2><p>accuracy {solution.accuracy:.4f} against "
+            f"{solution.baseline_accuracy:.4f} for the best single threshold</p><ul>"
+        )
+        parts += [
+            f"<li>{esc(g)}: {esc(r)}</li>"
+            for g, r in zip(solution.group_names, solution.rules, strict=True)
+        ]
+        parts.append("</ul>")
+    for title, png in (images or {}).items():
+        data = base64.b64encode(png).decode("ascii")
+        parts.append(
+            f"<h2>{esc(title)}</h2><img alt='{esc(title)}' src='data:image/png;base64,{data}'>"
+        )
+    if fairness.warnings:
+        parts.append("<h2>Notes</h2><ul>")
+        parts += [f"<li class='note'>{esc(w)}</li>" for w in fairness.warnings]
+        parts.append("</ul>")
+    parts.append("</body></html>")
+    path = Path(path)
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
+def evaluate_at_thresholds(
+    pred: Predictions,
+    thresholds: Sequence[float] | None = None,
+    *,
+    group_thresholds: Sequence[float] | None = None,
+    resamples: int = 500,
+    confidence: float = 0.95,
+    seed: int | None = 0,
+    progress: ProgressCallback | None = None,
+) -> FairnessReport:
+    """The fairness report after moving the score thresholds (one per model, or per group for A).
+
+    Cheap enough for a slider: cutting scores is one comparison per row and the
+    bootstrap costs the same at any number of rows.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    from backends.evaluate.scores import apply_group_thresholds
+
+    preds, cuts = list(pred.pred), list(pred.thresholds)
+    for i, (score, cut) in enumerate(
+        zip(pred.scores, thresholds or [None] * pred.n_models, strict=False)
+    ):
+        # Models given as predicted labels keep their labels.
+        if score is not None and cut is not None:
+            preds[i] = (score >= cut).astype(np.int8)
+            cuts[i] = float(cut)
+    moved = dataclasses.replace(pred, pred=preds, thresholds=cuts)
+    if group_thresholds is not None:
+        moved = apply_group_thresholds(moved, list(group_thresholds))
+    return evaluate_fairness(
+        moved,
+        resamples=resamples,
+        confidence=confidence,
+        methods=("percentile",),
+        seed=seed,
+        progress=progress,
+    )

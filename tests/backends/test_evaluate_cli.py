@@ -1,0 +1,171 @@
+"""``workbench eval``, the COMPAS demo, and evaluating a workbench classifier checkpoint."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from backends.evaluate.sources import compas_demo, fit_logistic, predictions_from_checkpoint
+from workbench.commands import CommandError
+from workbench.commands import eval as eval_verb
+
+
+def main(argv: list[str]) -> int:
+    """Run ``workbench eval ...`` as the command line does, without the other verbs."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="workbench eval")
+    eval_verb.add_arguments(parser)
+    assert argv[0] == "eval"
+    args = parser.parse_args(argv[1:])
+    args.runs_dir = None
+    try:
+        return eval_verb.run(args)
+    except CommandError as exc:
+        print(f"workbench eval: error: {exc}", file=sys.stderr)
+        return 2
+
+
+@pytest.fixture
+def prediction_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 600
+    y = rng.integers(0, 2, n)
+    a = np.where(rng.random(n) < 0.2, 1 - y, y)
+    b = np.where(rng.random(n) < 0.25, 1 - y, y)
+    score = np.round(np.clip(0.5 * y + rng.random(n) * 0.6, 0, 1), 3)
+    race = rng.choice(["black", "white"], n)
+    sex = rng.choice(["f", "m"], n)
+    lines = ["label,pred_a,pred_b,score,race,sex"]
+    lines += [
+        f"{r[0]},{r[1]},{r[2]},{r[3]},{r[4]},{r[5]}"
+        for r in zip(y, a, b, score, race, sex, strict=True)
+    ]
+    path = tmp_path / "preds.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path, y, a, b
+
+
+def test_fairness_json_has_every_group_and_intervals(prediction_csv, capsys):
+    path, y, a, _ = prediction_csv
+    argv = ["eval", "fairness", str(path), "--label", "label", "--pred", "pred_a"]
+    assert main(argv + ["--group", "race", "--group", "sex", "--bootstrap", "300", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data["groups"]) == {"black, f", "black, m", "white, f", "white, m"}
+    entry = data["groups"]["white, m"]
+    for key in ("count", "base_rate", "selection_rate", "tpr", "fpr", "fnr", "ppv", "ci"):
+        assert key in entry
+    assert data["overall"]["accuracy"] == pytest.approx(np.mean(a == y))
+    assert data["bootstrap"]["resamples"] == 300
+
+
+def test_fairness_from_scores_and_threshold(prediction_csv, capsys):
+    path, *_ = prediction_csv
+    argv = [
+        "eval",
+        "fairness",
+        str(path),
+        "--label",
+        "label",
+        "--score",
+        "score",
+        "--threshold",
+        "0.5",
+    ]
+    assert main(argv + ["--group", "race", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["threshold"] == 0.5 and data["bootstrap"] is None
+
+
+def test_compare_json_has_delta_interval_and_p(prediction_csv, capsys):
+    path, y, a, b = prediction_csv
+    argv = [
+        "eval",
+        "compare",
+        str(path),
+        "--label",
+        "label",
+        "--pred-a",
+        "pred_a",
+        "--pred-b",
+        "pred_b",
+    ]
+    assert main(argv + ["--group", "race", "--bootstrap", "2000", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["delta"] == pytest.approx(np.mean(a == y) - np.mean(b == y))
+    assert len(data["ci"]) == 2 and 0 <= data["p_value"] <= 1
+    assert "p" in data["explanation"]
+
+
+def test_bad_columns_are_one_line_errors(prediction_csv, capsys):
+    path, *_ = prediction_csv
+    code = main(
+        ["eval", "fairness", str(path), "--label", "labl", "--pred", "pred_a", "--group", "race"]
+    )
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "'labl'" in err and "did you mean 'label'" in err
+    assert (
+        main(
+            ["eval", "fairness", str(path), "--label", "label", "--pred", "race", "--group", "sex"]
+        )
+        == 2
+    )
+    assert "which one is the positive class" in capsys.readouterr().err
+
+
+def test_compas_demo_reproduces_propublicas_error_rates():
+    pred = compas_demo()
+    from backends.evaluate.fairness import evaluate_fairness
+
+    report = evaluate_fairness(pred)
+    # ProPublica: black defendants who did not reoffend were labelled high risk about
+    # twice as often as white defendants (FPR), the reverse for FNR.
+    assert report.value(0, "fpr", "African-American") == pytest.approx(0.423, abs=0.002)
+    assert report.value(0, "fpr", "Caucasian") == pytest.approx(0.220, abs=0.002)
+    assert report.value(0, "fnr", "Caucasian") > report.value(0, "fnr", "African-American")
+    assert 0.64 < report.value(1, "accuracy") < 0.70  # the two-feature model is as accurate
+
+
+def test_a_classifier_checkpoint_is_scored_on_its_test_split(tmp_path):
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import save_file
+
+    from backends.data.tabular import training_arrays
+    from backends.models.classifier import Classifier, ClassifierConfig
+
+    x, y = training_arrays("compas")
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    config = ClassifierConfig(n_features=x.shape[1])
+    model = Classifier(config)
+    # Logistic regression weights fitted in numpy: class 1's logit, class 0's fixed at 0.
+    w = fit_logistic((x - mean) / std, y)
+    with torch.no_grad():
+        layer = model.net[0]
+        layer.weight.zero_()
+        layer.bias.zero_()
+        layer.weight[1] = torch.as_tensor(w[1:], dtype=torch.float32)
+        layer.bias[1] = float(w[0])
+    folder = tmp_path / "run" / "checkpoints" / "step_0000060"
+    folder.mkdir(parents=True)
+    save_file(model.state_dict(), str(folder / "model.safetensors"))
+    meta = {
+        "model": "classifier",
+        "model_config": config.to_dict(),
+        "step": 60,
+        "dataset": "compas",
+        "data_extra": {"feature_mean": mean.tolist(), "feature_std": std.tolist()},
+    }
+    (folder / "meta.json").write_text(json.dumps(meta))
+    pred = predictions_from_checkpoint(tmp_path / "run")
+    assert pred.n_rows == round(0.3 * 6172)
+    assert "run step 60" in pred.model_names[0]
+    accuracy = float(np.mean(pred.pred[0] == pred.label))
+    assert 0.6 < accuracy < 0.75
+    meta["dataset"] = "breast-cancer"
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="no protected attributes"):
+        predictions_from_checkpoint(folder)

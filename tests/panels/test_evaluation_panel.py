@@ -1,0 +1,176 @@
+"""The evaluation view: demo, CSV column picker, bad input in the panel, compare, thresholds, export."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from backends.evaluate.predictions import CsvSelection
+from panels.evaluation_panel import EvaluationPanel
+from workbench.context import AppContext
+from workbench.settings import AppSettings
+
+TIMEOUT = 30_000
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path):
+    context = AppContext(tmp_path / "runs", AppSettings(tmp_path / "settings.ini"))
+    widget = EvaluationPanel(context)
+    qtbot.addWidget(widget)
+    widget.resize(1200, 800)
+    widget.resamples_spin.setValue(400)
+    yield widget
+    widget.shutdown()
+
+
+@pytest.fixture
+def compas(panel, qtbot):
+    with qtbot.waitSignal(panel.sig_analysis_ready, timeout=TIMEOUT) as blocker:
+        panel.load_demo("compas")
+    return blocker.args[0]
+
+
+def test_compas_demo_bars_show_each_groups_rate_with_its_interval(panel, compas):
+    report = compas.report
+    panel.metric_combo.setCurrentText("fpr")
+    data = panel.group_bar_data()
+    assert data["names"] == report.group_names
+    for i, group in enumerate(report.group_names):
+        assert data["heights"][i] == pytest.approx(report.value(0, "fpr", group))
+        low, high = report.interval(0, "fpr", group)
+        assert (data["low"][i], data["high"][i]) == pytest.approx((low, high))
+    black = report.group_names.index("African-American")
+    white = report.group_names.index("Caucasian")
+    assert data["heights"][black] > 1.8 * data["heights"][white]  # ProPublica's finding
+    assert panel.metrics_table.rowCount() == len(report.group_names) + 1
+    # ProPublica's 2x2 table: rows low/high risk, columns did not / did reoffend.
+    panel.confusion_group_combo.setCurrentText("African-American")
+    assert panel.confusion_table.verticalHeaderItem(1).text() == "high risk"
+    assert panel.confusion_table.horizontalHeaderItem(0).text() == "did not reoffend"
+    conf = report.confusion(0, "African-American")
+    assert panel.confusion_table.item(1, 0).text() == f"{int(conf[0, 1]):,}"
+    assert "80 % rule" in panel.criteria_label.text()
+
+
+def test_paired_test_histogram_marks_delta_and_twice_delta(panel, compas, qtbot):
+    panel.compare_resamples_spin.setValue(2000)
+    with qtbot.waitSignal(panel.sig_compare_ready, timeout=TIMEOUT) as blocker:
+        panel.run_compare("accuracy")
+    result = blocker.args[0]
+    centres, counts = panel.compare_histogram()
+    assert counts.sum() == 2000
+    assert panel.delta_line.value() == pytest.approx(result.delta)
+    assert panel.double_line.value() == pytest.approx(2 * result.delta)
+    assert "resampled test sets" in panel.compare_label.text()
+
+
+def test_threshold_slider_and_solver_update_the_threshold_view(panel, compas, qtbot):
+    scores = compas.predictions.scores[0]
+    with qtbot.waitSignal(panel.sig_thresholds_ready, timeout=TIMEOUT) as blocker:
+        panel.set_threshold(8)
+    report = blocker.args[0]
+    assert report.thresholds[0] == 8
+    bars = panel.threshold_bar_data()
+    groups = compas.report.group_names
+    expected = [np.mean(scores[compas.predictions.group == k] >= 8) for k in range(len(groups))]
+    assert bars["selection_rate"] == pytest.approx(expected)
+    with qtbot.waitSignal(panel.sig_solution_ready, timeout=TIMEOUT) as blocker:
+        panel.solve("fpr")
+    solution = blocker.args[0]
+    assert np.ptp(panel.threshold_bar_data()["fpr"]) < 1e-9
+    assert solution.accuracy <= solution.baseline_accuracy
+    x, y = panel.cost_curve.getData()
+    assert len(x) == len(solution.grid) and np.nanmax(y) == pytest.approx(solution.accuracy)
+
+
+def test_calibration_and_roc_are_drawn_per_group(panel, compas):
+    assert set(panel.roc_curves) == {*compas.report.group_names, "overall"}
+    x, y = panel.calibration_items["Caucasian"].getData()
+    cal = compas.calibration
+    k = cal.names.index("Caucasian")
+    assert y == pytest.approx(cal.observed[k][cal.counts[k] >= 10])
+
+
+@pytest.fixture
+def csv_path(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 400
+    y = rng.integers(0, 2, n)
+    group = rng.choice(["p", "q"], n)
+    y[group == "q"] = 0  # group q has no positives: its TPR is undefined
+    pred = np.where(rng.random(n) < 0.2, 1 - y, y)
+    path = tmp_path / "preds.csv"
+    rows = "\n".join(
+        f"{a},{b},{c},{d}" for a, b, c, d in zip(y, pred, group, y * 2 + pred, strict=True)
+    )
+    path.write_text("label,pred,group,multi\n" + rows + "\n")
+    return path
+
+
+def test_csv_with_a_group_without_positives_shows_undefined_with_the_reason(panel, csv_path, qtbot):
+    assert panel.open_csv(csv_path)
+    assert panel.label_combo.currentText() == "label"
+    assert panel.pred_a_combo.currentText() == "pred"
+    with qtbot.waitSignal(panel.sig_analysis_ready, timeout=TIMEOUT) as blocker:
+        panel.evaluate()
+    report = blocker.args[0].report
+    assert math.isnan(report.value(0, "tpr", "q"))
+    panel.metric_combo.setCurrentText("tpr")
+    data = panel.group_bar_data()
+    assert "q" in data["undefined"][0] and "no positives" in data["undefined"][0]
+    row = report.group_names.index("q")
+    column = ["count", "base_rate", "selection_rate", "tpr"].index("tpr")
+    item = panel.metrics_table.item(row, column)
+    assert item.text() == "undefined" and "no positives" in item.toolTip()
+    assert not panel.error_label.isVisibleTo(panel)
+
+
+def test_bad_columns_are_shown_in_the_panel_with_the_fix(panel, csv_path, qtbot):
+    panel.open_csv(csv_path)
+    panel.set_columns(CsvSelection(label="multi", pred_a="pred", groups=["group"]))
+    with qtbot.waitSignal(panel.sig_error, timeout=TIMEOUT) as blocker:
+        panel.evaluate()
+    assert "'multi' is not binary" in blocker.args[0]
+    assert panel.error_label.text() == blocker.args[0]
+    assert panel.context.errors[-1] == blocker.args[0]
+    panel.label_combo.setEditable(True)
+    panel.label_combo.setCurrentText("lable")
+    panel.set_columns(CsvSelection(label="lable", pred_a="pred", groups=["group"]))
+    with qtbot.waitSignal(panel.sig_error, timeout=TIMEOUT) as blocker:
+        panel.evaluate()
+    assert "did you mean 'label'" in blocker.args[0]
+
+
+def test_a_large_csv_loads_with_a_moving_progress_bar(panel, tmp_path, qtbot):
+    n = 300_000
+    rng = np.random.default_rng(0)
+    lines = [
+        f"{a},{b:.3f},{c}"
+        for a, b, c in zip(
+            rng.integers(0, 2, n), rng.random(n), rng.choice(["a", "b"], n), strict=True
+        )
+    ]
+    path = tmp_path / "big.csv"
+    path.write_text("label,score,group\n" + "\n".join(lines) + "\n")
+    panel.open_csv(path)
+    assert panel.score_a_combo.currentText() == "score"
+    seen: list[int] = []
+    panel.runner.sig_progress.connect(lambda _id, f: seen.append(panel.progress.value()))
+    with qtbot.waitSignal(panel.sig_analysis_ready, timeout=60_000) as blocker:
+        panel.evaluate()
+        assert panel.progress.isVisibleTo(panel)
+    assert blocker.args[0].report.cells.n_rows == n
+    assert len(seen) >= 3 and seen == sorted(seen) and 0 < seen[0] < 1000
+    qtbot.waitUntil(lambda: not panel.progress.isVisibleTo(panel), timeout=TIMEOUT)
+
+
+def test_export_html_and_csv(panel, compas, tmp_path):
+    html = panel.export_html(tmp_path / "report.html")
+    text = html.read_text()
+    assert "African-American" in text and "data:image/png;base64" in text
+    csv = panel.export_csv(tmp_path / "metrics.csv").read_text().splitlines()
+    assert csv[0].startswith("model,group,metric,value")
+    assert any(line.startswith("COMPAS,Caucasian,fpr,") for line in csv)
