@@ -1,0 +1,1 @@
+"""The pieces of the live monitor panel (plots, runs list, compare table, banners)."""
