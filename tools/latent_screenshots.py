@@ -1,0 +1,101 @@
+"""Render the latent studio offscreen with the demo models and save the README screenshots.
+
+Writes ``docs/screenshots/latent-grid.png`` (a seed grid), ``latent-interpolation.png``
+(four anchors, a slerp position and a strip) and ``latent-brush.png`` (a painted
+feature-brush edit with its pooled mask and the stroke history)::
+
+    python tools/latent_screenshots.py [--out docs/screenshots] [--model dcgan-fashion]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--model", default="dcgan-fashion")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--concept", default="Trouser", help="class whose units the brush draws")
+    parser.add_argument("--cell", type=int, default=6, help="grid cell the brush paints on")
+    args = parser.parse_args(argv)
+
+    import tempfile
+
+    import numpy as np
+    from PySide6.QtWidgets import QApplication
+
+    from panels.latent_panel import LatentPanel
+    from workbench.context import AppContext
+    from workbench.settings import AppSettings
+
+    app = QApplication.instance() or QApplication([])
+
+    def settle(predicate=lambda: True, timeout: float = 120.0) -> None:
+        end = time.perf_counter() + timeout
+        while True:
+            app.processEvents()
+            if predicate() and not panel.render_pending():
+                break
+            if time.perf_counter() > end:
+                raise SystemExit("the studio did not finish rendering in time")
+            time.sleep(0.01)
+        for _ in range(20):
+            app.processEvents()
+
+    tmp = Path(tempfile.mkdtemp())
+    context = AppContext(tmp / "runs", AppSettings(tmp / "settings.ini"))
+    panel = LatentPanel(context)
+    panel.resize(1320, 780)
+    panel.show()
+    panel.seed_spin.setValue(args.seed)
+    panel.open_model(args.model)
+    settle(lambda: panel.grid.images is not None and panel.shown_image is not None)
+    if context.errors:
+        raise SystemExit(context.errors[-1])
+    args.out.mkdir(parents=True, exist_ok=True)
+    panel.select_cell(5)
+    settle()
+    panel.grab().save(str(args.out / "latent-grid.png"))
+
+    for cell in (1, 4, 11, 14):
+        panel.add_cell_as_anchor(cell)
+    panel.tabs.setCurrentIndex(0)
+    panel.t_slider.setValue(420)
+    panel.render_strip()
+    settle(lambda: panel.strip_images is not None)
+    panel.grab().save(str(args.out / "latent-interpolation.png"))
+
+    panel.clear_anchors()
+    panel.strip.hide()
+    panel.select_cell(args.cell)
+    panel.tabs.setCurrentIndex(2)
+    panel.brush_layer.setCurrentIndex(0)  # the coarsest layer: the most semantic units
+    if panel.concept_combo.findData(args.concept) >= 0:
+        panel.concept_combo.setCurrentIndex(panel.concept_combo.findData(args.concept))
+    panel.intensity_combo.setCurrentIndex(0)
+    size = panel.model.image_size
+    mask = np.zeros((size, size), bool)
+    mask[size // 2 :, :] = True  # draw trouser units on the lower half of a top
+    panel.add_stroke(mask)
+    settle()
+    panel.history.setCurrentRow(0)
+    settle()
+    panel.grab().save(str(args.out / "latent-brush.png"))
+    panel.shutdown()
+    for name in ("latent-grid.png", "latent-interpolation.png", "latent-brush.png"):
+        print(args.out / name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""``workbench sample CHECKPOINT --seed S --n N --out grid.png``: a grid of samples from a GAN or VAE."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from workbench.commands import CommandError
+
+VERB = "sample"
+HELP = "write a PNG grid of images sampled from a DCGAN or VAE checkpoint (or a demo name)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", help="checkpoint folder, run folder or run name in the runs "
+                        "folder (its newest checkpoint), or a demo name (dcgan-fashion, vae-fashion)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first cell; cell i uses seed+i")
+    parser.add_argument("--n", type=int, default=16, help="number of images (default 16)")
+    parser.add_argument("--cols", type=int, default=None, help="grid columns (default: square)")
+    parser.add_argument("--out", type=Path, default=Path("grid.png"), help="PNG file to write")
+    parser.add_argument("--truncation", type=float, default=None,
+                        help="GAN: redraw latent entries beyond this magnitude (e.g. 1.5)")
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="VAE: scale of prior samples (default 1.0)")
+    parser.add_argument("--scale", type=int, default=1, help="upscale each image by this factor")
+    parser.add_argument("--latents", type=Path, default=None,
+                        help="also save the latents with their seeds to this .npz file")
+    parser.add_argument("--json", action="store_true", help="print what was written as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 1 <= args.n <= 1024:
+        raise CommandError(f"--n {args.n} is out of range; use 1 to 1024")
+    if args.cols is not None and args.cols < 1:
+        raise CommandError(f"--cols {args.cols} must be at least 1")
+    if not 1 <= args.scale <= 32:
+        raise CommandError(f"--scale {args.scale} is out of range; use 1 to 32")
+    if args.out.suffix.lower() != ".png":
+        raise CommandError(f"--out {args.out} does not end in .png")
+    if args.truncation is not None and args.truncation <= 0:
+        raise CommandError(f"--truncation {args.truncation} must be > 0")
+    if args.temperature <= 0:
+        raise CommandError(f"--temperature {args.temperature} must be > 0")
+
+    from backends.latent import export
+    from backends.latent.model import LatentModelError, open_latent_model
+    from backends.latent.render import render
+
+    target = args.checkpoint
+    if not Path(target).exists() and (args.runs_dir / target).is_dir():
+        target = args.runs_dir / target  # a run's name in the runs folder
+    try:
+        model = open_latent_model(target)
+    except LatentModelError as exc:
+        raise CommandError(str(exc)) from exc
+    if args.truncation is not None and model.kind != "dcgan":
+        raise CommandError("--truncation applies to a DCGAN; for a VAE use --temperature")
+    if args.temperature != 1.0 and model.kind != "vae":
+        raise CommandError("--temperature applies to a VAE; for a DCGAN use --truncation")
+    seeds = list(range(args.seed, args.seed + args.n))
+    z = model.latents_for_seeds(seeds, truncation=args.truncation, temperature=args.temperature)
+    result = render(model, z)
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        export.save_png(args.out, export.grid(result.images, args.cols, scale=args.scale))
+        latents_path = (export.save_latents(args.latents, z, seeds, {"checkpoint": model.source})
+                        if args.latents else None)
+    except (export.ExportError, OSError) as exc:
+        raise CommandError(str(exc)) from exc
+    summary = {
+        "out": str(args.out),
+        "checkpoint": model.source,
+        "model": model.kind,
+        "step": model.step,
+        "seeds": seeds,
+        "truncation": args.truncation,
+        "temperature": args.temperature,
+        "image_size": model.image_size,
+        "latent_dim": model.latent_dim,
+        "latents": str(latents_path) if latents_path else None,
+        "seconds": round(result.seconds, 4),
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"wrote {args.out} ({args.n} {model.kind} samples, seeds {seeds[0]}..{seeds[-1]})")
+    return 0
