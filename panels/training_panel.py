@@ -364,7 +364,7 @@ class TrainingPanel(QWidget):
 
     def _launched(self, run_path: Path) -> None:
         self.select_run(run_path)
-        self.launch_button.setEnabled(self.prepared is not None and self.prepared.config is not None)
+        self._schedule_validation()  # the name is taken now: the form says so
         self.context.show_status(f"Launched {run_path.name}")
         self.sig_launched.emit(run_path)
         self.context.events.sig_run_launched.emit(run_path)
