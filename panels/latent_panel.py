@@ -430,7 +430,7 @@ class LatentPanel(QWidget):
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(_DEBOUNCE_MS)
         self._debounce.timeout.connect(self._submit_render)
-        from backends.latent.brushes import StrokeStack
+        from backends.latent.strokes import StrokeStack
 
         self.strokes = StrokeStack()
         self._build()
@@ -815,7 +815,7 @@ class LatentPanel(QWidget):
     # ------------------------------------------------------------ model choice
 
     def _fill_model_choices(self) -> None:
-        from backends.latent.model import demo_names
+        from backends.latent.catalog import demo_names
 
         self.model_combo.clear()
         self.compare_combo.clear()
@@ -862,17 +862,19 @@ class LatentPanel(QWidget):
 
     def _on_checkpoint_broadcast(self, path: Path) -> None:
         """File → Open checkpoint: take it when it is a GAN or VAE; other kinds are for other panels."""
-        from backends.latent.model import LATENT_KINDS, checkpoint_kind
+        from backends.latent.catalog import LATENT_KINDS, checkpoint_kind
 
         if checkpoint_kind(path) in LATENT_KINDS:
             self.open_model(str(path))
 
     def open_model(self, path: str | Path) -> None:
         """Open a checkpoint, run folder or demo name on a worker; errors go to the message bar."""
-        from backends.latent import analysis
-        from backends.latent.model import open_latent_model
 
         def load(progress=None):  # noqa: ANN001, ANN202 - runs on the worker
+            # Imported here, on the worker: the first import of torch takes seconds.
+            from backends.latent import analysis
+            from backends.latent.model import open_latent_model
+
             model = open_latent_model(path)
             classifier = None
             try:
@@ -946,10 +948,11 @@ class LatentPanel(QWidget):
 
     def open_compare(self, path: str | Path) -> None:
         """Open a second checkpoint that renders the same latents and edits side by side."""
-        from backends.latent import analysis
-        from backends.latent.model import open_latent_model
 
         def load(progress=None):  # noqa: ANN001, ANN202 - runs on the worker
+            from backends.latent import analysis
+            from backends.latent.model import open_latent_model
+
             model = open_latent_model(path)
             stats = analysis.unit_statistics_for(model, None, samples=256)
             return model, stats
@@ -1288,7 +1291,7 @@ class LatentPanel(QWidget):
 
     def brush_units(self) -> tuple[int, ...]:
         """The units the next stroke edits: the concept's top units, or those typed by hand."""
-        from backends.latent.brushes import BrushError
+        from backends.latent.strokes import BrushError
 
         layer = self.brush_layer.currentData()
         concept = self.concept_combo.currentData()
@@ -1320,7 +1323,7 @@ class LatentPanel(QWidget):
 
     def add_stroke(self, mask: np.ndarray) -> None:
         """Push a painted mask (H, W) as a stroke with the current brush settings and re-render."""
-        from backends.latent.brushes import BrushError
+        from backends.latent.strokes import BrushError
 
         self._live_mask = None
         if self.model is None:

@@ -4,7 +4,8 @@ One module per purpose:
 
 * :mod:`~backends.latent.interpolate`: lerp, guarded slerp, strips, four-corner planes;
 * :mod:`~backends.latent.directions`: principal (GANSpace) and class directions;
-* :mod:`~backends.latent.brushes`: strokes, mask pooling, compositing, forward hooks, undo stack;
+* :mod:`~backends.latent.strokes`: strokes and their undo history (plain data, no torch);
+* :mod:`~backends.latent.brushes`: mask pooling, compositing, forward hooks;
 * :mod:`~backends.latent.concepts`: the classifier that names units, per-unit draw levels;
 * :mod:`~backends.latent.model`: opening a DCGAN / VAE checkpoint as a :class:`LatentModel`;
 * :mod:`~backends.latent.render`: one render request → uint8 images (what workers run);
@@ -15,12 +16,26 @@ Nothing here imports Qt; every function takes and returns plain values.
 
 from __future__ import annotations
 
-from backends.latent.brushes import BrushError, Stroke, StrokeStack
-from backends.latent.directions import Direction, DirectionError
-from backends.latent.export import ExportError
-from backends.latent.interpolate import InterpolationError, lerp, slerp
-from backends.latent.model import LatentModel, LatentModelError, open_latent_model
-from backends.latent.render import RenderResult, render
+import importlib
+from typing import Any
+
+# NOTE: names load on first use: importing the package (as a panel does to
+# hold strokes) must not import torch and slow the window's start.
+_WHERE = {
+    "BrushError": "strokes", "Stroke": "strokes", "StrokeStack": "strokes",
+    "Direction": "directions", "DirectionError": "directions",
+    "ExportError": "export",
+    "InterpolationError": "interpolate", "lerp": "interpolate", "slerp": "interpolate",
+    "LatentModel": "model", "LatentModelError": "catalog", "open_latent_model": "model",
+    "RenderResult": "render", "render": "render",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+
 
 __all__ = [
     "BrushError",

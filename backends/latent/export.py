@@ -15,10 +15,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 MIN_IMAGE_SIDE = 8
 MAX_IMAGE_SIDE = 10_000
@@ -141,6 +143,8 @@ def save_latents(
     meta: Mapping[str, Any] | None = None,
 ) -> Path:
     """Save latents (n, d) with their seeds (-1 where a latent has none, e.g. an edit) to ``.npz``."""
+    import torch
+
     z = np.asarray(latents.detach().cpu() if isinstance(latents, torch.Tensor) else latents, dtype=np.float32)
     if z.ndim == 1:
         z = z[None]
@@ -163,6 +167,8 @@ def save_latents(
 
 def load_latents(path: str | Path, latent_dim: int | None = None) -> tuple[torch.Tensor, list[int | None]]:
     """Latents (n, d) and seeds from a ``.npz`` written by :func:`save_latents` (or any with ``latents``)."""
+    import torch
+
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -200,6 +206,7 @@ def load_image(path: str | Path, size: int, channels: int) -> torch.Tensor:
     is white-on-black, so photos of dark objects on light ground encode poorly;
     the caller may invert.
     """
+    import torch
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)

@@ -74,3 +74,16 @@ def test_ruff_is_clean():
     result = subprocess.run([ruff, "check", "--no-cache", str(ROOT)], capture_output=True,
                             text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_gui_modules_import_without_torch():
+    """The window must appear fast: torch is imported by engines on workers, not at GUI import."""
+    code = (
+        "import importlib, pkgutil, sys, panels, workbench.app\n"
+        "for m in pkgutil.walk_packages(panels.__path__, 'panels.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "sys.exit(1 if 'torch' in sys.modules else 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 0, "a GUI module imports torch at import time"
