@@ -56,7 +56,7 @@ def test_menus_hold_the_promised_actions(make_window):
 def test_layout_and_theme_survive_a_restart(qtbot, make_window):
     window = make_window()
     window.set_theme("dark")
-    window.resize(QSize(700, 500))
+    window.resize(QSize(790, 580))
     monitor = window.docks["monitor"]
     monitor.setFloating(True)
     window.close()
@@ -64,7 +64,7 @@ def test_layout_and_theme_survive_a_restart(qtbot, make_window):
     again = make_window()
     assert again.context.settings.theme == "dark"
     assert again.theme_actions["dark"].isChecked()
-    assert again.size() == QSize(700, 500)
+    assert again.size() == QSize(790, 580)
     assert again.docks["monitor"].isFloating()
     again.reset_layout()
     assert not again.docks["monitor"].isFloating()
