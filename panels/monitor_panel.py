@@ -10,7 +10,10 @@ starts (reattach), a run launched from the training panel is shown at once,
 and a ``failed`` event raises the failure banner as soon as it is read.
 
 Selecting several runs overlays their curves and fills the compare table with
-the config keys that differ.
+the config keys that differ. The memory plots carry the planner's prediction
+for each shown run as a dashed line (``panels.monitor.predicted_memory``),
+and the Scaling tab fits a scaling law to the runs folder's finished runs
+(``panels.monitor.scaling_view``).
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ from backends.runs import (
 )
 from panels.monitor.compare_table import CompareTable
 from panels.monitor.failure_banner import FailureBanner
-from panels.monitor.metric_plot import DisplayOptions, MetricPlot
+from panels.monitor.metric_plot import PALETTE, DisplayOptions, MetricPlot, Reference
 from panels.monitor.plot_export import export_plots
 from panels.monitor.plot_views import (
     MEMORY_KIND,
@@ -76,12 +79,15 @@ from panels.monitor.plot_views import (
     PlotView,
     build_curves,
     field_view,
+    is_memory_bytes,
     memory_fields,
     memory_unit,
     memory_view,
 )
+from panels.monitor.predicted_memory import MemoryPredictor
 from panels.monitor.runs_model import RunsModel
 from panels.monitor.sample_preview import SamplePreview
+from panels.monitor.scaling_view import ScalingView
 from workbench.context import AppContext
 from workbench.run_watcher import RunWatcher
 
@@ -175,6 +181,11 @@ class MonitorPanel(QWidget):
         self.watcher.sig_problem.connect(self._on_problem)
         self._list_tasks = context.task_runner(self, "monitor-list")
         self._file_tasks = context.task_runner(self, "monitor-files")
+        self._plan_tasks = context.task_runner(self, "monitor-plan")
+        self._scaling_tasks = context.task_runner(self, "monitor-scaling")
+        self.predictor = MemoryPredictor(self._plan_tasks, self)
+        self.predictor.sig_predicted.connect(self._on_predicted)
+        self._finished_key: tuple[Any, ...] = ()
 
         self._build_ui()
 
@@ -340,13 +351,17 @@ class MonitorPanel(QWidget):
         self.fields_tab = everything
 
         self.compare_table = CompareTable()
+        self.scaling_view = ScalingView(self._scaling_tasks)
+        self.scaling_view.plot.title = "Scaling law"  # names the file an export writes
         self.tabs = QTabWidget()
         self.tabs.setObjectName("monitor_tabs")
         self.tabs.addTab(training, "Training")
         self.tabs.addTab(memory, "Memory per rank")
         self.tabs.addTab(everything, "All metrics")
         self.tabs.addTab(self.compare_table, "Compare")
+        self.tabs.addTab(self.scaling_view, "Scaling")
         self.tabs.currentChanged.connect(lambda _index: self.redraw())
+        self.tabs.currentChanged.connect(lambda _index: self._refresh_scaling())
 
         self.sample_preview = SamplePreview()
         body = QSplitter(Qt.Orientation.Horizontal)
@@ -390,6 +405,8 @@ class MonitorPanel(QWidget):
             return list(self.memory_plots)
         if tab is self.fields_tab:
             return [self.field_plot]
+        if tab is self.scaling_view:
+            return [self.scaling_view.plot]
         return list(self.plots.values())
 
     # ------------------------------------------------------------ runs list
@@ -440,6 +457,9 @@ class MonitorPanel(QWidget):
         for summary, alive in listed:
             if summary.status == "running" and alive is not False:
                 self._watch(summary.path)
+        self._finished_key = tuple(
+            (s.path, s.last_step) for s, _alive in listed if s.status == "finished")
+        self._refresh_scaling()
         if not self.shown:
             running = [s for s, alive in listed if s.status == "running" and alive is not False]
             if running:
@@ -521,6 +541,8 @@ class MonitorPanel(QWidget):
         self.shown = paths
         for path in paths:
             self._watch(path)
+            state = self.runs[path]
+            self.predictor.ensure(path, state.config, state.events)
         self._prune_watched()
         self._invalidate_layout()
         self._show_current_failure()
@@ -556,6 +578,7 @@ class MonitorPanel(QWidget):
     def _unwatch(self, path: Path) -> None:
         self.watcher.unwatch(path)
         self.runs.pop(path, None)
+        self.predictor.forget(path)
         self._backlog = deque(entry for entry in self._backlog if entry[0] != path)
 
     def _listed_running(self, path: Path) -> bool:
@@ -610,6 +633,8 @@ class MonitorPanel(QWidget):
                 state.failure = None  # resumed in the same folder: the old failure is history
                 if path in self.shown:
                     self._show_current_failure()
+                    # The run now says how big its model really is: plan it again from that.
+                    self.predictor.ensure(path, state.config, state.events)
         if path in self.shown:
             self._update_header()
 
@@ -702,8 +727,39 @@ class MonitorPanel(QWidget):
                 plot.plotItem.setLabel("left", unit)
                 plot.set_curves(build_curves(view, shown, memory_scale=scale))
                 plot.set_ceiling(*self._device_total(shown, field_name, scale))
+                plot.set_references(self._predicted_lines(field_name, scale))
+                # Bytes are amounts: from zero, a prediction and a measurement show in proportion.
+                plot.set_include_zero(is_memory_bytes(field_name))
             else:
                 plot.set_curves([])
+                plot.set_references([])
+
+    def _predicted_lines(self, field_name: str, scale: float) -> list[Reference]:
+        """The planner's bytes for this field, per shown run, in the plot's unit."""
+        lines = []
+        several = len(self.shown) > 1
+        for index, path in enumerate(self.shown):
+            prediction = self.predictor.get(path)
+            if prediction is None:
+                continue
+            value, label = prediction.for_field(field_name)
+            if value is None:
+                continue
+            lines.append(Reference(
+                key=f"{path.name}|predicted|{field_name}", value=value * scale,
+                label=f"{path.name}: {label}" if several else label,
+                **({"color": PALETTE[index % len(PALETTE)]} if several else {}),
+            ))
+        return lines
+
+    def _on_predicted(self, path: Path) -> None:
+        if path in self.shown:
+            self._invalidate_layout()
+            self.redraw()
+
+    def _refresh_scaling(self) -> None:
+        if self.tabs.currentWidget() is self.scaling_view and not self._closed:
+            self.scaling_view.refresh(self.context.runs_dir, self._finished_key)
 
     def _device_total(
         self, shown: list[tuple[str, RunMetrics]], field_name: str, scale: float
@@ -982,7 +1038,7 @@ class MonitorPanel(QWidget):
 
     def is_busy(self) -> bool:
         """Whether the list is loading or a shown run's records have not arrived yet."""
-        if self._list_tasks.is_busy() or self._file_tasks.is_busy():
+        if self._list_tasks.is_busy() or self._file_tasks.is_busy() or self.predictor.is_busy():
             return True
         for path in self.shown:
             state = self.runs.get(path)
@@ -1005,6 +1061,8 @@ class MonitorPanel(QWidget):
         self.watcher.stop()
         self._list_tasks.shutdown()
         self._file_tasks.shutdown()
+        self._plan_tasks.shutdown()
+        self._scaling_tasks.shutdown()
 
 
 def _with_live(summary: RunSummary, state: WatchedRun, loss: float | None) -> RunSummary:

@@ -4,7 +4,11 @@ Every edit is checked by the backend's one validator on a worker (it imports
 torch, which the GUI thread never waits for); the error appears under the
 field it names and Launch stays disabled until the config is valid. The same
 check returns the learning-rate schedule for the preview plot and the exact
-command(s) that will run. Launching, stopping and killing go through
+command(s) that will run. Beside the form, the planner pane
+(``panels.training.planner_pane``) shows per-rank memory, traffic and fit for
+every strategy, computed on its own worker from the same form values; under
+the form, the size sweep (``panels.training.sweep``) launches the config at
+several sizes. Launching, stopping and killing go through
 ``backends.launch``; training itself always runs in a torchrun process tree,
 never in this process.
 """
@@ -17,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
@@ -36,6 +40,8 @@ from PySide6.QtWidgets import (
 from backends.devices import gpu_names
 from backends.runs import write_toml_atomic
 from panels.training.form import ConfigForm, FormFieldError, error_field
+from panels.training.planner_pane import PlannerPane
+from panels.training.sweep import SweepBox
 from resources import resource_path
 from workbench.context import AppContext
 
@@ -139,6 +145,8 @@ class TrainingPanel(QWidget):
         self._gpu_count: int | None = None
         self._tasks = context.task_runner(self, "training-validate")
         self._actions = context.task_runner(self, "training-actions")
+        self._plan_tasks = context.task_runner(self, "training-plan")
+        self._sweep_tasks = context.task_runner(self, "training-sweep")
         self._debounce = QTimer(self, singleShot=True, interval=_VALIDATE_DELAY_MS)
         self._debounce.timeout.connect(self._validate_now)
 
@@ -162,6 +170,10 @@ class TrainingPanel(QWidget):
         form_layout.addLayout(presets_row)
         form_layout.addWidget(self.form)
         form_layout.addWidget(self.form_status)
+        self.sweep = SweepBox(self._sweep_tasks, self.form.values, lambda: self.context.runs_dir,
+                              lambda: self._gpu_count or 0)
+        self.sweep.sig_run_launched.connect(self._launched)
+        form_layout.addWidget(self.sweep)
         form_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -210,13 +222,20 @@ class TrainingPanel(QWidget):
             control.addWidget(button)
         control.addWidget(self.run_label, 1)
 
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.addWidget(self.lr_plot, 2)
-        right_layout.addWidget(QLabel("Command"))
-        right_layout.addWidget(self.command_view, 2)
-        right_layout.addLayout(command_buttons)
-        right_layout.addLayout(control)
+        self.planner = PlannerPane(self._plan_tasks)
+        self.planner.setObjectName("planner_pane")
+        command_box = QWidget()
+        command_layout = QVBoxLayout(command_box)
+        command_layout.setContentsMargins(0, 0, 0, 0)
+        command_layout.addWidget(QLabel("Command"))
+        command_layout.addWidget(self.command_view, 1)
+        command_layout.addLayout(command_buttons)
+        command_layout.addLayout(control)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.planner)
+        right.addWidget(self.lr_plot)
+        right.addWidget(command_box)
+        right.setSizes([380, 220, 240])
         splitter = QSplitter()
         splitter.addWidget(scroll)
         splitter.addWidget(right)
@@ -229,7 +248,7 @@ class TrainingPanel(QWidget):
         context.events.sig_run_opened.connect(self.select_run)
         self._update_run_buttons()
         self.refresh_presets()
-        self._actions.submit(lambda: len(gpu_names()), on_done=self._set_gpu_count)
+        self._actions.submit(gpu_names, on_done=self._set_gpus)
         if self._presets:
             self.load_preset(DEFAULT_PRESET if DEFAULT_PRESET in self._presets
                              else next(iter(self._presets)))
@@ -283,8 +302,9 @@ class TrainingPanel(QWidget):
 
     # ------------------------------------------------------------ validation
 
-    def _set_gpu_count(self, count: int) -> None:
-        self._gpu_count = count
+    def _set_gpus(self, names: list[str]) -> None:
+        self._gpu_count = len(names)
+        self.planner.set_detected_gpus(names)
         self._schedule_validation()
 
     def _schedule_validation(self) -> None:
@@ -297,6 +317,9 @@ class TrainingPanel(QWidget):
         except FormFieldError as exc:
             self._show_prepared(Prepared(None, str(exc), exc.key))
             return
+        # The plan needs no valid run name: it follows the model and layout as they are typed.
+        self.planner.request(values)
+        self.sweep.set_config(values)
         self._tasks.submit(
             prepare_launch, values, self.context.runs_dir, self._gpu_count or 0,
             on_done=self._show_prepared,
@@ -403,12 +426,14 @@ class TrainingPanel(QWidget):
 
     def is_busy(self) -> bool:
         """Whether the form is still being checked (screenshots wait for it)."""
-        return self._debounce.isActive() or self._tasks.is_busy()
+        return self._debounce.isActive() or self._tasks.is_busy() or self.planner.is_busy()
 
     def shutdown(self) -> None:
         self._debounce.stop()
         self._tasks.shutdown()
         self._actions.shutdown()
+        self._plan_tasks.shutdown()
+        self._sweep_tasks.shutdown()
 
 
 def _launch(config: dict[str, Any], runs_dir: Path, port: int | None) -> Path:

@@ -313,10 +313,15 @@ def scaling_points(
             skip(run.name, str(exc))
             continue
         records = _read_records(run.metrics_path(0))
-        val = [r for r in records if isinstance(r.get("val_loss"), int | float)]
-        train = [r for r in records if isinstance(r.get("loss"), int | float)]
+        # The trainer writes validation as kind="val" records with a "loss" field;
+        # a flat "val_loss" field is accepted too (runs written by other tools).
+        val = [r for r in records if r.get("kind") == "val" and _is_number(r.get("loss"))]
+        flat_val = [r for r in records if _is_number(r.get("val_loss"))]
+        train = [r for r in records if r.get("kind", "train") == "train" and _is_number(r.get("loss"))]
         if val:
-            loss, kind, final = float(val[-1]["val_loss"]), "val_loss", val[-1]
+            loss, kind, final = float(val[-1]["loss"]), "val_loss", val[-1]
+        elif flat_val:
+            loss, kind, final = float(flat_val[-1]["val_loss"]), "val_loss", flat_val[-1]
         elif train:
             loss = float(np.mean([r["loss"] for r in train[-last:]]))
             kind, final = "loss", train[-1]
@@ -365,3 +370,7 @@ def fit_runs(points: Sequence[ScalingPoint], use: str = "non_embedding", bootstr
         return fit_two_term(n, tokens, loss, bootstrap=min(bootstrap, 200), seed=seed,
                             progress=progress)
     return fit_power_law(n, loss, bootstrap=bootstrap, seed=seed, progress=progress)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -7,6 +7,10 @@ for curves whose data or display options changed since the last refresh.
 Every curve uses peak downsampling and clip-to-view and draws no symbols, so a
 million-point curve repaints in a few milliseconds. With smoothing on, the raw
 curve stays behind the smoothed one, faint.
+
+Horizontal lines mark levels: a ceiling (the device's total memory; outside
+the auto range) and references (a prediction to compare the curves with;
+inside the auto range, so the line is always in view).
 """
 
 from __future__ import annotations
@@ -53,6 +57,16 @@ class CurveSpec:
     scale: float = 1.0  # multiply values (bytes -> GiB)
     width: float = 1.5  # per-rank curves: lower ranks wider, so equal values still show both
     time_origin: float = 0.0  # the run's start, for the wall-time axis
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A dashed horizontal line at ``value`` (in the plot's units) with a label."""
+
+    key: str
+    value: float
+    label: str
+    color: str = "#b000b0"  # magenta: apart from the rank colours, seen on light and dark
 
 
 class _Curve:
@@ -136,6 +150,9 @@ class MetricPlot(pg.PlotWidget):
         self._curves: dict[str, _Curve] = {}
         self._note = ""
         self._ceiling: pg.InfiniteLine | None = None
+        self._ceiling_value: float | None = None
+        self._references: dict[str, tuple[Reference, pg.InfiniteLine]] = {}
+        self._zero: pg.InfiniteLine | None = None
         # Crosshair: a vertical line and a read-out pinned to the top left of the view.
         self.crosshair = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#888", width=1))
         self.crosshair.hide()
@@ -204,10 +221,12 @@ class MetricPlot(pg.PlotWidget):
         self.options = options
         if log_changed:
             self.plotItem.setLogMode(x=False, y=options.log_y)
+            self._place_lines()
         self._apply_axis_labels()
 
     def set_ceiling(self, value: float | None, label: str = "") -> None:
         """A dashed horizontal line (e.g. the device's total memory); None removes it."""
+        self._ceiling_value = value
         if value is None:
             if self._ceiling is not None:
                 self.plotItem.removeItem(self._ceiling)
@@ -221,8 +240,73 @@ class MetricPlot(pg.PlotWidget):
             # Outside the auto range: a 80 GiB line would flatten a 2 GiB curve; it shows
             # once the curves come near it (or the user zooms out).
             self.plotItem.addItem(self._ceiling, ignoreBounds=True)
-        self._ceiling.setPos(value)
+        self._place(self._ceiling, value)
         self._ceiling.label.setFormat(label)
+
+    def set_references(self, references: list[Reference]) -> None:
+        """Show exactly these reference lines (dashed, labelled, inside the auto range)."""
+        wanted = {r.key: r for r in references}
+        for key in [k for k in self._references if k not in wanted]:
+            self.plotItem.removeItem(self._references.pop(key)[1])
+        for key, ref in wanted.items():
+            old = self._references.get(key)
+            if old is not None and old[0] == ref:
+                continue
+            if old is not None:
+                self.plotItem.removeItem(old[1])
+            line = pg.InfiniteLine(
+                angle=0, movable=False,
+                pen=pg.mkPen(ref.color, width=2, style=Qt.PenStyle.DashLine),
+                # The label sits under the line, mid-plot: clear of the legend (top right)
+                # and of the ceiling's label (left).
+                label=ref.label, labelOpts={"position": 0.5, "color": ref.color,
+                                            "anchors": [(0.5, 0), (0.5, 0)]},
+            )
+            line.setZValue(5)  # above the curves: the prediction must stay visible
+            self.plotItem.addItem(line)  # counted in the auto range, unlike the ceiling
+            self._place(line, ref.value)
+            self._references[key] = (ref, line)
+
+    def set_include_zero(self, include: bool) -> None:
+        """Keep y = 0 inside the auto range (amounts such as bytes read best from zero)."""
+        if include and self._zero is None:
+            # An invisible level counted in the auto range (a hidden item would not count).
+            self._zero = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(0, 0, 0, 0))
+            self.plotItem.addItem(self._zero)
+            self._place(self._zero, 0.0)
+            # Headroom above the largest value, so a line there and its label stay in view.
+            self.plotItem.vb.setDefaultPadding(0.08)
+        elif not include and self._zero is not None:
+            self.plotItem.removeItem(self._zero)
+            self._zero = None
+            self.plotItem.vb.setDefaultPadding(0.02)
+
+    def includes_zero(self) -> bool:
+        return self._zero is not None
+
+    def references(self) -> dict[str, Reference]:
+        """The reference lines shown now, by key (their values in the plot's units)."""
+        return {key: ref for key, (ref, _line) in self._references.items()}
+
+    def reference_line(self, key: str) -> pg.InfiniteLine:
+        return self._references[key][1]
+
+    def _place(self, line: pg.InfiniteLine, value: float) -> None:
+        # Lines are not log-transformed by pyqtgraph: place them in log10 units ourselves
+        # (a level at or below 0 has no place on a log axis).
+        if self.options.log_y and value <= 0:
+            line.hide()
+            return
+        line.setPos(math.log10(value) if self.options.log_y else value)
+        line.show()
+
+    def _place_lines(self) -> None:
+        if self._ceiling is not None and self._ceiling_value is not None:
+            self._place(self._ceiling, self._ceiling_value)
+        for ref, line in self._references.values():
+            self._place(line, ref.value)
+        if self._zero is not None:
+            self._place(self._zero, 0.0)
 
     def set_note(self, text: str) -> None:
         """A short warning under the title (e.g. where a value became NaN)."""

@@ -89,3 +89,18 @@ def test_points_from_finished_runs(tmp_path):
     assert by_width["size-16"].tokens == 3 * 8 * 32
     fit = fit_runs(points, bootstrap=20)
     assert fit.n_points == 4
+
+
+def test_points_use_the_trainers_validation_records_not_training_loss(tmp_path):
+    config = {"model": "gpt", "batch_size": 8, "strategy": "single", "nproc": 1,
+              "model_config": {"vocab_size": 65, "block_size": 32, "n_layer": 2, "n_head": 4,
+                               "n_embd": 32}}
+    run = create_run(tmp_path, "with-val", config)
+    with MetricsWriter(run, 0) as writer:
+        for step in range(1, 6):
+            writer.write(step, loss=2.0)
+        writer.write(5, kind="val", loss=2.5)  # as backends.train writes validation
+    record_event(run, "finished")
+    (point,) = scaling_points(tmp_path)
+    assert point.loss == pytest.approx(2.5)
+    assert point.loss_kind == "val_loss"
