@@ -27,6 +27,7 @@ from backends.evaluate.scores import (
     RocCurves,
     ScoreTable,
     ThresholdSolution,
+    apply_group_thresholds,
     build_score_table,
     calibration_curves,
     roc_curves,
@@ -234,21 +235,13 @@ def evaluate_at_thresholds(
     Cheap enough for a slider: cutting scores is one comparison per row and the
     bootstrap costs the same at any number of rows.
     """
-    import dataclasses
-
-    import numpy as np
-
-    from backends.evaluate.scores import apply_group_thresholds
-
-    preds, cuts = list(pred.pred), list(pred.thresholds)
-    for i, (score, cut) in enumerate(
-        zip(pred.scores, thresholds or [None] * pred.n_models, strict=False)
-    ):
-        # Models given as predicted labels keep their labels.
-        if score is not None and cut is not None:
-            preds[i] = (score >= cut).astype(np.int8)
-            cuts[i] = float(cut)
-    moved = dataclasses.replace(pred, pred=preds, thresholds=cuts)
+    given = list(thresholds or [])
+    # Models given as predicted labels keep their labels, as do models given no threshold.
+    cuts = [
+        given[i] if i < len(given) and i < len(pred.scores) and pred.scores[i] is not None else None
+        for i in range(pred.n_models)
+    ]
+    moved = pred.with_thresholds(cuts)
     if group_thresholds is not None:
         moved = apply_group_thresholds(moved, list(group_thresholds))
     return evaluate_fairness(

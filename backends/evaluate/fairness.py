@@ -281,6 +281,12 @@ class FairnessReport:
     def _prefix(self, model: int | str) -> str:
         return "delta" if model == "delta" else f"m{int(model)}"
 
+    def _interval_block(self, model: int | str, kind: str, method: str | None) -> np.ndarray | None:
+        """One block of intervals (default: the first method's), or None without a bootstrap."""
+        if not self.intervals:
+            return None
+        return self.intervals[method or self.methods[0]][f"{self._prefix(model)}.{kind}"]
+
     # -- values
 
     def value(self, model: int | str, metric: str, group: str | int = OVERALL) -> float:
@@ -294,10 +300,9 @@ class FairnessReport:
         self, model: int | str, metric: str, group: str | int = OVERALL, method: str | None = None
     ) -> tuple[float, float] | None:
         """The bootstrap interval of :meth:`value`, or None without a bootstrap."""
-        if not self.intervals or metric == "count":
+        block = self._interval_block(model, "rates", method)
+        if block is None or metric == "count":
             return None
-        method = method or self.methods[0]
-        block = self.intervals[method][f"{self._prefix(model)}.rates"]
         low, high = block[self._group_row(group), RATE_METRICS.index(metric)]
         return float(low), float(high)
 
@@ -337,12 +342,10 @@ class FairnessReport:
     def gap_interval(
         self, model: int | str, metric: str, kind: str = "gap", method: str | None = None
     ) -> tuple[float, float] | None:
-        if not self.intervals:
+        block = self._interval_block(model, kind, method)
+        if block is None:
             return None
-        method = method or self.methods[0]
-        low, high = self.intervals[method][f"{self._prefix(model)}.{kind}"][
-            RATE_METRICS.index(metric)
-        ]
+        low, high = block[RATE_METRICS.index(metric)]
         return float(low), float(high)
 
     def versus_reference(self, model: int | str, metric: str, kind: str = "diff_ref") -> np.ndarray:
@@ -352,12 +355,8 @@ class FairnessReport:
     def versus_reference_intervals(
         self, model: int | str, metric: str, kind: str = "diff_ref", method: str | None = None
     ) -> np.ndarray | None:
-        if not self.intervals:
-            return None
-        method = method or self.methods[0]
-        return self.intervals[method][f"{self._prefix(model)}.{kind}"][
-            :, RATE_METRICS.index(metric), :
-        ]
+        block = self._interval_block(model, kind, method)
+        return None if block is None else block[:, RATE_METRICS.index(metric), :]
 
     def equalized_odds(self, model: int | str = 0) -> tuple[float, float]:
         """(difference, ratio): the worse of the TPR and FPR gaps, as fairlearn defines them."""
@@ -367,7 +366,7 @@ class FairnessReport:
     # -- export
 
     def _ci(self, block: str, *where: int) -> dict[str, list[float | None]]:
-        return {m: [_num(v) for v in self.intervals[m][block][where]] for m in self.methods}
+        return {m: [json_number(v) for v in self.intervals[m][block][where]] for m in self.methods}
 
     def _model_dict(self, model: int | str) -> dict:
         prefix = self._prefix(model)
@@ -375,7 +374,7 @@ class FairnessReport:
         for row, name in enumerate([*self.group_names, OVERALL]):
             entry: dict = {"count": self.count(row)}
             for k, metric in enumerate(RATE_METRICS):
-                entry[metric] = _num(self.blocks[f"{prefix}.rates"][row, k])
+                entry[metric] = json_number(self.blocks[f"{prefix}.rates"][row, k])
             undefined = {
                 metric: self.undefined(model, metric, row)
                 for metric in RATE_METRICS
@@ -389,7 +388,9 @@ class FairnessReport:
             if self.intervals:
                 entry["ci"] = {
                     m: {
-                        metric: [_num(v) for v in self.intervals[m][f"{prefix}.rates"][row, k]]
+                        metric: [
+                            json_number(v) for v in self.intervals[m][f"{prefix}.rates"][row, k]
+                        ]
                         for k, metric in enumerate(RATE_METRICS)
                     }
                     for m in self.methods
@@ -401,7 +402,7 @@ class FairnessReport:
                 }
             if model == "delta" and self.p_values:
                 entry["p_value"] = {
-                    metric: _num(self.p_values["delta.rates"][row, k])
+                    metric: json_number(self.p_values["delta.rates"][row, k])
                     for k, metric in enumerate(RATE_METRICS)
                 }
             if row == self.cells.n_groups:
@@ -409,26 +410,31 @@ class FairnessReport:
             else:
                 groups[name] = entry
         out = {"groups": groups, "overall": overall}
+        if self.layout.between:
+            out["between_groups"], out["criteria"] = self._between_dicts(model)
         if model != "delta":
             out["name"] = self.model_names[int(model)]
             if int(model) < len(self.thresholds) and self.thresholds[int(model)] is not None:
                 out["threshold"] = self.thresholds[int(model)]
-        if not self.layout.between:
-            return out
+        return out
+
+    def _between_dicts(self, model: int | str) -> tuple[dict, dict]:
+        """The between-group comparisons of one model, and the three criteria."""
+        prefix = self._prefix(model)
         between: dict[str, dict] = {}
         for k, metric in enumerate(RATE_METRICS):
             item: dict = {
-                "max_minus_min": _num(self.blocks[f"{prefix}.gap"][k]),
-                "min_over_max": _num(self.blocks[f"{prefix}.ratio"][k]),
+                "max_minus_min": json_number(self.blocks[f"{prefix}.gap"][k]),
+                "min_over_max": json_number(self.blocks[f"{prefix}.ratio"][k]),
                 "vs_reference": {
                     g: {
-                        "difference": _num(self.blocks[f"{prefix}.diff_ref"][i, k]),
-                        "ratio": _num(self.blocks[f"{prefix}.ratio_ref"][i, k]),
+                        "difference": json_number(self.blocks[f"{prefix}.diff_ref"][i, k]),
+                        "ratio": json_number(self.blocks[f"{prefix}.ratio_ref"][i, k]),
                     }
                     for i, g in enumerate(self.group_names)
                 },
                 "pairs": {
-                    f"{self.group_names[a]} - {self.group_names[b]}": _num(
+                    f"{self.group_names[a]} - {self.group_names[b]}": json_number(
                         self.blocks[f"{prefix}.diff"][p, k]
                     )
                     for p, (a, b) in enumerate(self.layout.pairs)
@@ -457,18 +463,26 @@ class FairnessReport:
         sel = RATE_METRICS.index("selection_rate")
         criteria = {
             "independence": {
-                "demographic_parity_difference": _num(self.blocks[f"{prefix}.gap"][sel]),
-                "demographic_parity_ratio": _num(self.blocks[f"{prefix}.ratio"][sel]),
+                "demographic_parity_difference": json_number(self.blocks[f"{prefix}.gap"][sel]),
+                "demographic_parity_ratio": json_number(self.blocks[f"{prefix}.ratio"][sel]),
             },
             "separation": {
-                "tpr_difference": _num(self.blocks[f"{prefix}.gap"][RATE_METRICS.index("tpr")]),
-                "fpr_difference": _num(self.blocks[f"{prefix}.gap"][RATE_METRICS.index("fpr")]),
-                "equalized_odds_difference": _num(eo_diff),
-                "equalized_odds_ratio": _num(eo_ratio),
+                "tpr_difference": json_number(
+                    self.blocks[f"{prefix}.gap"][RATE_METRICS.index("tpr")]
+                ),
+                "fpr_difference": json_number(
+                    self.blocks[f"{prefix}.gap"][RATE_METRICS.index("fpr")]
+                ),
+                "equalized_odds_difference": json_number(eo_diff),
+                "equalized_odds_ratio": json_number(eo_ratio),
             },
             "sufficiency": {
-                "ppv_difference": _num(self.blocks[f"{prefix}.gap"][RATE_METRICS.index("ppv")]),
-                "npv_difference": _num(self.blocks[f"{prefix}.gap"][RATE_METRICS.index("npv")]),
+                "ppv_difference": json_number(
+                    self.blocks[f"{prefix}.gap"][RATE_METRICS.index("ppv")]
+                ),
+                "npv_difference": json_number(
+                    self.blocks[f"{prefix}.gap"][RATE_METRICS.index("npv")]
+                ),
             },
         }
         if model != "delta":
@@ -478,17 +492,7 @@ class FairnessReport:
             )
         if self.intervals:
             criteria["separation"]["equalized_odds_difference_ci"] = self._ci(f"{prefix}.eo", 0)
-        out = {
-            "groups": groups,
-            "overall": overall,
-            "between_groups": between,
-            "criteria": criteria,
-        }
-        if model != "delta":
-            out["name"] = self.model_names[int(model)]
-            if int(model) < len(self.thresholds) and self.thresholds[int(model)] is not None:
-                out["threshold"] = self.thresholds[int(model)]
-        return out
+        return between, criteria
 
     def to_dict(self) -> dict:
         """A JSON-ready dictionary of everything in the report (undefined values are null)."""
@@ -517,7 +521,7 @@ class FairnessReport:
         return out
 
 
-def _num(value: float) -> float | None:
+def json_number(value: float) -> float | None:
     """A float for JSON: None where undefined."""
     value = float(value)
     return value if math.isfinite(value) else None
@@ -548,75 +552,6 @@ def _warnings(cells: CellTable) -> list[str]:
         if negatives == 0:
             out.append(f"group {name!r} has no negatives: its FPR and TNR are undefined")
     return out
-
-
-def evaluate_cells(
-    cells: CellTable,
-    *,
-    resamples: int = 0,
-    confidence: float = 0.95,
-    methods: Sequence[str] = ("bca", "percentile"),
-    seed: int | None = 0,
-    reference: str | None = None,
-    stratify: bool = False,
-    between: bool = True,
-    progress: ProgressCallback | None = None,
-) -> FairnessReport:
-    """Evaluate a cell table; with ``resamples`` > 0 add bootstrap intervals.
-
-    ``reference`` names the group others are compared with (default: the largest).
-    ``stratify`` keeps each group's size fixed when resampling (default: rows are
-    resampled freely, as scipy and fairlearn do). ``between=False`` leaves out the
-    comparisons between groups (per-group rates and A - B only).
-    """
-    if cells.n_rows == 0:
-        raise BootstrapError("there are no rows to evaluate")
-    sizes = cells.counts.reshape(cells.n_groups, -1).sum(axis=1)
-    if reference is None:
-        ref = int(np.argmax(sizes))
-    elif reference in cells.group_names:
-        ref = cells.group_names.index(reference)
-    else:
-        raise BootstrapError(
-            f"reference group {reference!r} is not a group: choose one of {', '.join(cells.group_names)}"
-        )
-    layout = Layout(
-        n_groups=cells.n_groups, n_models=cells.n_models, reference=ref, between=between
-    )
-    statistic = fairness_statistic(layout)
-    estimate = statistic(cells.counts)
-    report = FairnessReport(
-        cells=cells, layout=layout, blocks=layout.split(estimate), warnings=_warnings(cells)
-    )
-    if resamples:
-        result = bootstrap_counts(
-            cells.counts,
-            statistic,
-            resamples=resamples,
-            confidence=confidence,
-            methods=methods,
-            seed=seed,
-            stratify_axes=1 if stratify else 0,
-            keep_distribution=cells.n_models == 2,
-            progress=progress,
-        )
-        report.intervals = {
-            m: {name: np.moveaxis(block, 0, -1) for name, block in layout.split(v.T).items()}
-            for m, v in result.intervals.items()
-        }
-        report.nan_fraction = layout.split(result.nan_fraction)
-        report.resamples, report.confidence, report.seed = resamples, confidence, seed
-        report.stratified = stratify
-        if result.distribution is not None:
-            report.p_values = {
-                name: block
-                for name, block in layout.split(
-                    paired_p_values(estimate, result.distribution)
-                ).items()
-                if name.startswith("delta.")
-            }
-        report.warnings.extend(_resample_warnings(report))
-    return report
 
 
 def paired_p_values(delta: np.ndarray, distribution: np.ndarray) -> np.ndarray:
@@ -674,20 +609,65 @@ def evaluate_fairness(
     between: bool = True,
     progress: ProgressCallback | None = None,
 ) -> FairnessReport:
-    """Per-group metrics and fairness criteria of one or two models (see :func:`evaluate_cells`)."""
+    """Per-group metrics and fairness criteria of one or two models; ``resamples`` > 0 adds intervals.
+
+    ``reference`` names the group others are compared with (default: the largest).
+    ``stratify`` keeps each group's size fixed when resampling (default: rows are
+    resampled freely, as scipy and fairlearn do). ``between=False`` leaves out the
+    comparisons between groups (per-group rates and A - B only).
+    """
     cells = build_cells(pred)
-    report = evaluate_cells(
-        cells,
-        resamples=resamples,
-        confidence=confidence,
-        methods=methods,
-        seed=seed,
-        reference=reference,
-        stratify=stratify,
-        between=between,
-        progress=progress,
+    if cells.n_rows == 0:
+        raise BootstrapError("there are no rows to evaluate")
+    sizes = cells.counts.reshape(cells.n_groups, -1).sum(axis=1)
+    if reference is None:
+        ref = int(np.argmax(sizes))
+    elif reference in cells.group_names:
+        ref = cells.group_names.index(reference)
+    else:
+        raise BootstrapError(
+            f"reference group {reference!r} is not a group: choose one of {', '.join(cells.group_names)}"
+        )
+    layout = Layout(
+        n_groups=cells.n_groups, n_models=cells.n_models, reference=ref, between=between
     )
-    report.source = pred.source
-    report.group_columns = list(pred.group_columns)
-    report.thresholds = list(pred.thresholds)
+    statistic = fairness_statistic(layout)
+    estimate = statistic(cells.counts)
+    report = FairnessReport(
+        cells=cells,
+        layout=layout,
+        blocks=layout.split(estimate),
+        warnings=_warnings(cells),
+        source=pred.source,
+        group_columns=list(pred.group_columns),
+        thresholds=list(pred.thresholds),
+    )
+    if resamples:
+        result = bootstrap_counts(
+            cells.counts,
+            statistic,
+            resamples=resamples,
+            confidence=confidence,
+            methods=methods,
+            seed=seed,
+            stratify_axes=1 if stratify else 0,
+            keep_distribution=cells.n_models == 2,
+            progress=progress,
+        )
+        report.intervals = {
+            m: {name: np.moveaxis(block, 0, -1) for name, block in layout.split(v.T).items()}
+            for m, v in result.intervals.items()
+        }
+        report.nan_fraction = layout.split(result.nan_fraction)
+        report.resamples, report.confidence, report.seed = resamples, confidence, seed
+        report.stratified = stratify
+        if result.distribution is not None:
+            report.p_values = {
+                name: block
+                for name, block in layout.split(
+                    paired_p_values(estimate, result.distribution)
+                ).items()
+                if name.startswith("delta.")
+            }
+        report.warnings.extend(_resample_warnings(report))
     return report

@@ -109,6 +109,14 @@ def undefined_reason(metric: str, confusion: np.ndarray) -> str | None:
     return _DENOMINATOR_REASON[metric]
 
 
+def _extremes(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Smallest and largest defined value along ``axis``, and where at least two are defined."""
+    v = np.asarray(values, dtype=np.float64)
+    lo = np.fmin.reduce(v, axis=axis)
+    hi = np.fmax.reduce(v, axis=axis)
+    return lo, hi, np.sum(np.isfinite(v), axis=axis) >= 2
+
+
 def gap(values: np.ndarray, axis: int = -1) -> np.ndarray:
     """Largest minus smallest value along ``axis``, ignoring undefined (NaN) entries.
 
@@ -116,11 +124,8 @@ def gap(values: np.ndarray, axis: int = -1) -> np.ndarray:
     ``difference(method="between_groups")``. Near equality it is biased upwards (a
     max - min is never negative), so its percentile interval rarely covers 0.
     """
-    v = np.asarray(values, dtype=np.float64)
-    hi = np.fmax.reduce(v, axis=axis)
-    lo = np.fmin.reduce(v, axis=axis)
-    defined = np.sum(np.isfinite(v), axis=axis)
-    return np.where(defined >= 2, hi - lo, np.nan)
+    lo, hi, enough = _extremes(values, axis)
+    return np.where(enough, hi - lo, np.nan)
 
 
 def min_max_ratio(values: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -129,8 +134,5 @@ def min_max_ratio(values: np.ndarray, axis: int = -1) -> np.ndarray:
     The "80 % rule" of disparate impact asks this to be at least 0.8 for selection
     rates. NaN when fewer than two entries are defined or the largest is 0.
     """
-    v = np.asarray(values, dtype=np.float64)
-    hi = np.fmax.reduce(v, axis=axis)
-    lo = np.fmin.reduce(v, axis=axis)
-    defined = np.sum(np.isfinite(v), axis=axis)
-    return np.where(defined >= 2, _ratio(lo, hi), np.nan)
+    lo, hi, enough = _extremes(values, axis)
+    return np.where(enough, _ratio(lo, hi), np.nan)

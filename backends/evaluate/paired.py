@@ -21,10 +21,10 @@ import numpy as np
 
 from backends.evaluate.bootstrap import BootstrapError, bootstrap_counts
 from backends.evaluate.fairness import (
-    CellTable,
     Layout,
     build_cells,
     fairness_statistic,
+    json_number,
     paired_p_values,
 )
 from backends.evaluate.metrics import RATE_METRICS
@@ -184,13 +184,13 @@ class PairedTest:
             "metric": self.metric,
             "description": self.description,
             "models": self.model_names,
-            "value_a": _num(self.value_a),
-            "value_b": _num(self.value_b),
-            "delta": _num(self.delta),
-            "ci": [_num(self.ci[0]), _num(self.ci[1])],
+            "value_a": json_number(self.value_a),
+            "value_b": json_number(self.value_b),
+            "delta": json_number(self.delta),
+            "ci": [json_number(self.ci[0]), json_number(self.ci[1])],
             "ci_method": self.ci_method,
             "confidence": self.confidence,
-            "p_value": _num(self.p_value),
+            "p_value": json_number(self.p_value),
             "resamples": self.resamples,
             "seed": self.seed,
             "undefined_share": self.undefined_share,
@@ -198,11 +198,6 @@ class PairedTest:
             "discordant": list(self.discordant) if self.discordant else None,
             "explanation": self.explanation,
         }
-
-
-def _num(value: float) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def mcnemar_exact(a_only: int, b_only: int) -> float:
@@ -221,8 +216,8 @@ def mcnemar_exact(a_only: int, b_only: int) -> float:
     return min(1.0, 2.0 * tail)
 
 
-def compare_cells(
-    cells: CellTable,
+def compare_models(
+    pred: Predictions,
     metric: str = "accuracy",
     *,
     resamples: int = 10_000,
@@ -232,10 +227,11 @@ def compare_cells(
     progress: ProgressCallback | None = None,
 ) -> PairedTest:
     """Paired bootstrap test of model A against model B on one metric (see module doc)."""
-    if cells.n_models != 2:
+    if pred.n_models != 2:
         raise BootstrapError(
             "the paired test needs two models' predictions on the same rows: choose model B"
         )
+    cells = build_cells(pred)
     choice = parse_metric(metric, cells.group_names)
     between = choice.block != "delta.rates"
     layout = Layout(n_groups=cells.n_groups, n_models=2, reference=0, between=between)
@@ -289,29 +285,3 @@ def compare_cells(
         test.discordant = (a_only, b_only)
         test.mcnemar_p = mcnemar_exact(a_only, b_only)
     return test
-
-
-def compare_models(
-    pred: Predictions,
-    metric: str = "accuracy",
-    *,
-    resamples: int = 10_000,
-    confidence: float = 0.95,
-    ci_method: str = "bca",
-    seed: int | None = 0,
-    progress: ProgressCallback | None = None,
-) -> PairedTest:
-    """:func:`compare_cells` on predictions of two models."""
-    if pred.n_models != 2:
-        raise BootstrapError(
-            "the paired test needs two models' predictions on the same rows: choose model B"
-        )
-    return compare_cells(
-        build_cells(pred),
-        metric,
-        resamples=resamples,
-        confidence=confidence,
-        ci_method=ci_method,
-        seed=seed,
-        progress=progress,
-    )

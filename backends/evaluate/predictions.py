@@ -17,7 +17,7 @@ import itertools
 import operator
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -71,30 +71,29 @@ class Predictions:
     def n_models(self) -> int:
         return len(self.pred)
 
-    def with_thresholds(self, thresholds: Sequence[float]) -> Predictions:
-        """A copy whose predictions are the scores cut at new thresholds (one per model)."""
-        preds = []
-        for i, (score, t) in enumerate(zip(self.scores, thresholds, strict=True)):
+    def with_thresholds(self, thresholds: Sequence[float | None]) -> Predictions:
+        """A copy whose predictions are the scores cut at new thresholds (one per model).
+
+        A threshold of None keeps that model's predictions and threshold as they are.
+        """
+        if len(thresholds) != self.n_models:
+            raise PredictionInputError(
+                f"{len(thresholds)} thresholds were given for {self.n_models} models: give one "
+                "per model"
+            )
+        preds, cuts = list(self.pred), list(self.thresholds)
+        for i, t in enumerate(thresholds):
+            if t is None:
+                continue
+            score = self.scores[i] if i < len(self.scores) else None
             if score is None:
                 raise PredictionInputError(
                     f"model {self.model_names[i]!r} was given as predicted labels, not scores: "
                     "choose a score column to move its threshold"
                 )
-            preds.append((score >= t).astype(np.int8))
-        return Predictions(
-            label=self.label,
-            pred=preds,
-            group=self.group,
-            group_names=self.group_names,
-            model_names=self.model_names,
-            scores=self.scores,
-            thresholds=[float(t) for t in thresholds],
-            group_columns=self.group_columns,
-            label_column=self.label_column,
-            label_names=self.label_names,
-            prediction_names=self.prediction_names,
-            source=self.source,
-        )
+            preds[i] = (score >= t).astype(np.int8)
+            cuts[i] = float(t)
+        return replace(self, pred=preds, thresholds=cuts)
 
 
 # ------------------------------------------------------------------ the CSV

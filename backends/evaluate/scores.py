@@ -95,6 +95,12 @@ def build_score_table(pred: Predictions, model: int = 0, *, max_bins: int = 1000
     )
 
 
+def _at_or_above(counts: np.ndarray) -> np.ndarray:
+    """Counts ``[..., K + 1]`` in bins at or above each edge; the last entry (above all) is 0."""
+    above = np.flip(np.cumsum(np.flip(counts, -1), axis=-1), -1)
+    return np.concatenate([above, np.zeros(above.shape[:-1] + (1,))], axis=-1)
+
+
 def confusion_at(counts: np.ndarray, index: np.ndarray | int) -> np.ndarray:
     """Confusion counts ``[..., G, 2, 2]`` when bins ``>= index[g]`` are predicted positive.
 
@@ -102,10 +108,7 @@ def confusion_at(counts: np.ndarray, index: np.ndarray | int) -> np.ndarray:
     """
     counts = np.asarray(counts)
     k = counts.shape[-1]
-    above = np.concatenate(
-        [np.flip(np.cumsum(np.flip(counts, -1), axis=-1), -1), np.zeros(counts.shape[:-1] + (1,))],
-        axis=-1,
-    )
+    above = _at_or_above(counts)
     g = counts.shape[-3]
     index = np.broadcast_to(np.asarray(index, dtype=np.int64), (g,))
     index = np.clip(index, 0, k)
@@ -149,8 +152,7 @@ class CalibrationCurves:
 
 def _roc_points(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """FPR and TPR ``[..., K + 1]`` at every threshold from counts ``[..., 2, K]``."""
-    above = np.flip(np.cumsum(np.flip(counts, -1), axis=-1), -1)
-    above = np.concatenate([above, np.zeros(above.shape[:-1] + (1,))], axis=-1)
+    above = _at_or_above(counts)
     with np.errstate(invalid="ignore", divide="ignore"):
         fpr = above[..., 0, :] / above[..., 0, :1]
         tpr = above[..., 1, :] / above[..., 1, :1]
@@ -190,9 +192,7 @@ def roc_curves(
             values.append(_auc(np.concatenate([draws, draws.sum(axis=1, keepdims=True)], axis=1)))
             done += size
             report(progress, done / resamples)
-        dist = np.concatenate(values)
-        alpha = (1 - confidence) / 2
-        ci = np.stack([_nanquantile(dist, alpha), _nanquantile(dist, 1 - alpha)], axis=-1)
+        ci = _percentile_interval(np.concatenate(values), confidence)
     return RocCurves(
         fpr=fpr,
         tpr=tpr,
@@ -201,6 +201,12 @@ def roc_curves(
         thresholds=np.append(table.edges, np.inf),
         names=[*table.group_names, "overall"],
     )
+
+
+def _percentile_interval(dist: np.ndarray, confidence: float) -> np.ndarray:
+    """Percentile intervals ``[..., 2]`` of replicates ``[B, ...]``, undefined ones left out."""
+    alpha = (1 - confidence) / 2
+    return np.stack([_nanquantile(dist, alpha), _nanquantile(dist, 1 - alpha)], axis=-1)
 
 
 def _nanquantile(dist: np.ndarray, q: float) -> np.ndarray:
@@ -253,8 +259,7 @@ def calibration_curves(
         draws = draw_counts(cal.astype(np.int64), resamples, rng)
         with np.errstate(invalid="ignore", divide="ignore"):
             shares = draws[:, :, 1, :] / draws.sum(axis=2)
-        alpha = (1 - confidence) / 2
-        ci = np.stack([_nanquantile(shares, alpha), _nanquantile(shares, 1 - alpha)], axis=-1)
+        ci = _percentile_interval(shares, confidence)
         report(progress, 1.0)
     bin_low = np.array([table.edges[np.flatnonzero(mapping == c)[0]] for c in range(n_cal)])
     probabilities = bool(table.edges.min() >= 0.0 and table.edges.max() <= 1.0)
@@ -447,18 +452,22 @@ def solve_thresholds(
     fpr_pts, tpr_pts = _roc_points(counts)  # [G, K + 1]
     hulls = [_upper_hull(fpr_pts[g], tpr_pts[g]) for g in range(g_count)]
     grid = np.linspace(0.0, 1.0, grid_size)
+    by = "tpr" if constraint == "tpr" else "fpr"
+
+    def nearest(g: int, x: float) -> int:
+        """The plain threshold of group ``g`` whose constrained rate is nearest ``x``."""
+        pts = fpr_pts[g] if constraint == "fpr" else tpr_pts[g]
+        return int(np.argmin(np.abs(pts - x)))
 
     def rates_at(x: float) -> tuple[np.ndarray, np.ndarray]:
         fpr = np.empty(g_count)
         tpr = np.empty(g_count)
         for g in range(g_count):
             if not randomize:
-                pts = fpr_pts[g] if constraint == "fpr" else tpr_pts[g]
-                j = int(np.argmin(np.abs(pts - x)))
+                j = nearest(g, x)
                 fpr[g], tpr[g] = fpr_pts[g, j], tpr_pts[g, j]
                 continue
             hull_fpr, hull_tpr = fpr_pts[g][hulls[g]], tpr_pts[g][hulls[g]]
-            by = "tpr" if constraint == "tpr" else "fpr"
             a, b, w = _hull_point(hull_fpr, hull_tpr, x, by)
             fpr[g] = hull_fpr[a] + w * (hull_fpr[b] - hull_fpr[a])
             tpr[g] = hull_tpr[a] + w * (hull_tpr[b] - hull_tpr[a])
@@ -480,12 +489,10 @@ def solve_thresholds(
     target = float(rates_at(x)[1].min())
     for g in range(g_count):
         if not randomize:
-            pts = fpr_pts[g] if constraint == "fpr" else tpr_pts[g]
-            j = int(np.argmin(np.abs(pts - x)))
+            j = nearest(g, x)
             acceptance[g] = _mix_rule(k, j, j, 0.0)
             rules.append(_describe(table.edges, j, j, 0.0))
             continue
-        by = "tpr" if constraint == "tpr" else "fpr"
         rule, f, t, (a, b, w) = _point_rule(k, fpr_pts[g], tpr_pts[g], hulls[g], x, by)
         coin = None
         if constraint == "both":
@@ -502,9 +509,7 @@ def solve_thresholds(
 
     # The best single threshold for everyone: what the constraint is compared with.
     total = counts.sum(axis=0)  # [2, K]
-    above = np.concatenate(
-        [np.flip(np.cumsum(np.flip(total, -1), -1), -1), np.zeros((2, 1))], axis=-1
-    )
+    above = _at_or_above(total)
     single = (above[1] + (total[0].sum() - above[0])) / n
     base = int(np.argmax(single))
     report(progress, 1.0)

@@ -71,21 +71,18 @@ def compas_demo(
         w = fit_logistic(xs, data.labels[fit_rows])
         scores[~fit_rows] = predict_logistic(w, xo)
     report(progress, 0.8)
-    groups = [group] if isinstance(group, str) else list(group)
-    pred = build_predictions(
-        data.labels,
-        groups={g: data.groups[g] for g in groups},
+    return _tabular_predictions(
+        data,
+        group,
+        progress,
         scores=[data.extra["decile_score"], scores],
         thresholds=[5.0, 0.5],
         model_names=["COMPAS", "Logistic (age, priors)"],
         label_column="two_year_recid",
         score_columns=["decile_score", "logistic_score"],
         source="COMPAS demo (ProPublica two-year data)",
+        prediction_names=("low risk", "high risk"),
     )
-    pred.label_names = data.label_names
-    pred.prediction_names = ("low risk", "high risk")
-    report(progress, 1.0)
-    return pred
 
 
 def adult_demo(
@@ -102,21 +99,18 @@ def adult_demo(
         w = fit_logistic(xs, train.labels)
         scores.append(predict_logistic(w, xo))
         report(progress, 0.2 + 0.4 * (k + 1))
-    groups = [group] if isinstance(group, str) else list(group)
-    pred = build_predictions(
-        test.labels,
-        groups={g: test.groups[g] for g in groups},
+    return _tabular_predictions(
+        test,
+        group,
+        progress,
         scores=scores,
         thresholds=[0.5, 0.5],
         model_names=["Logistic (all features)", "Logistic (without race, sex)"],
         label_column="income",
         score_columns=["score_all", "score_blind"],
         source="UCI Adult demo (test split)",
+        prediction_names=("predicted <= 50K", "predicted > 50K"),
     )
-    pred.label_names = data.label_names
-    pred.prediction_names = ("predicted <= 50K", "predicted > 50K")
-    report(progress, 1.0)
-    return pred
 
 
 def load_demo(
@@ -124,14 +118,14 @@ def load_demo(
 ) -> Predictions:
     """One of :data:`DEMOS` by name."""
     if name == "compas":
-        return compas_demo(group or "race", progress)
+        return compas_demo(group or demo_group_columns(name)[0], progress)
     if name == "adult":
-        return adult_demo(group or "sex", progress)
+        return adult_demo(group or demo_group_columns(name)[0], progress)
     raise PredictionInputError(f"demo {name!r} is unknown: choose one of {', '.join(DEMOS)}")
 
 
 def demo_group_columns(name: str) -> list[str]:
-    """The protected attributes a demo can be grouped by."""
+    """The protected attributes a demo can be grouped by; the first is the default."""
     return {"compas": ["race", "sex", "age_cat"], "adult": ["sex", "race"]}[name]
 
 
@@ -183,17 +177,16 @@ def predictions_from_checkpoint(
     with torch.no_grad():
         probs = loaded.model.predict_proba(torch.as_tensor(x, dtype=torch.float32))[:, 1].numpy()
     report(progress, 0.8)
-    groups = group or ("race" if dataset == "compas" else "sex")
-    groups = [groups] if isinstance(groups, str) else list(groups)
     step = loaded.meta.get("step")
     name = (
         f"{loaded.path.parent.parent.name or 'classifier'} step {step}"
         if step is not None
         else "classifier"
     )
-    pred = build_predictions(
-        data.labels,
-        groups={g: data.groups[g] for g in groups},
+    return _tabular_predictions(
+        data,
+        group or demo_group_columns(dataset)[0],
+        progress,
         scores=[probs.astype(np.float64)],
         thresholds=[threshold],
         model_names=[name],
@@ -201,6 +194,25 @@ def predictions_from_checkpoint(
         score_columns=["probability"],
         source=f"{loaded.path} on the {dataset} test split",
     )
+
+
+def _tabular_predictions(
+    data: TabularData,
+    group: str | list[str],
+    progress: ProgressCallback | None,
+    *,
+    prediction_names: tuple[str, str] | None = None,
+    **models,
+) -> Predictions:
+    """Predictions on the rows of ``data``, grouped by one protected attribute or several.
+
+    ``models`` are :func:`build_predictions`' keywords for the scores and names; the
+    class names come from the dataset.
+    """
+    groups = [group] if isinstance(group, str) else list(group)
+    pred = build_predictions(data.labels, groups={g: data.groups[g] for g in groups}, **models)
     pred.label_names = data.label_names
+    if prediction_names is not None:
+        pred.prediction_names = prediction_names
     report(progress, 1.0)
     return pred

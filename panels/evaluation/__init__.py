@@ -1,0 +1,1 @@
+"""The pieces of the evaluation panel: its inputs, the four result tabs, and their shared look."""

@@ -1,0 +1,70 @@
+"""The evaluation views' shared look: group colours, numbers as text, plot frames, empty whiskers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+
+# Group colours: distinguishable, and readable on light and dark backgrounds.
+PALETTE = [
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#7f7f7f",
+]
+
+
+def group_color(i: int) -> str:
+    """The colour of the ``i``-th group (the palette repeats past its end)."""
+    return PALETTE[i % len(PALETTE)]
+
+
+def number_text(value: float, digits: int = 3) -> str:
+    """A rate as text; ``undefined`` where it has no value."""
+    return "undefined" if not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def value_text(value: float, interval: tuple[float, float] | None) -> str:
+    """A rate with its interval in brackets when the interval has both ends."""
+    text = number_text(value)
+    if interval and all(math.isfinite(v) for v in interval):
+        text += f" [{interval[0]:.3f}, {interval[1]:.3f}]"
+    return text
+
+
+def frame_plot(plot: pg.PlotWidget, title: str, left: str, bottom: str = "") -> pg.PlotWidget:
+    """Give a plot the views' frame: title, axis labels, a light grid, dark axes."""
+    set_title(plot, title)
+    plot.setLabel("left", left)
+    if bottom:
+        plot.setLabel("bottom", bottom)
+    plot.showGrid(x=False, y=True, alpha=0.3)
+    plot.setMenuEnabled(False)
+    for axis in ("left", "bottom"):
+        plot.getAxis(axis).setTextPen("#222")
+        plot.getAxis(axis).setPen("#666")
+        # Rates and differences read better as they are than as "x0.001".
+        plot.getAxis(axis).enableAutoSIPrefix(False)
+    return plot
+
+
+def make_plot(title: str, left: str, bottom: str = "") -> pg.PlotWidget:
+    """A white plot with the views' frame."""
+    return frame_plot(pg.PlotWidget(background="w"), title, left, bottom)
+
+
+def set_title(plot: pg.PlotWidget, title: str) -> None:
+    """Retitle a plot in the views' title style."""
+    plot.setTitle(title, color="#222", size="10pt")
+
+
+def clear_whiskers(whiskers: pg.ErrorBarItem) -> None:
+    """Remove every whisker of an error-bar item."""
+    whiskers.setData(x=np.zeros(0), y=np.zeros(0), top=np.zeros(0), bottom=np.zeros(0))
