@@ -22,9 +22,9 @@ tokens to a callback as they are decoded; stop strings are held back while
 they could still match, so a partial stop string never reaches the caller.
 :func:`score_text` gives per-token negative log-likelihood and perplexity.
 
-The model is anything called as ``model(idx, kv_cache=cache) -> (logits, _)``
-with ``model.config.block_size`` and ``model.new_kv_cache()`` (the workbench
-GPT); the tokenizer anything with ``encode(text) -> list[int]`` and
+The model is anything called as ``model(idx, kv_cache=cache, last_only=True)
+-> (logits, _)`` with ``model.config.block_size`` and ``model.new_kv_cache()``
+(the workbench GPT); the tokenizer anything with ``encode(text) -> list[int]`` and
 ``decode(ids) -> str`` (see :mod:`backends.text_models`).
 """
 
@@ -576,13 +576,16 @@ def generate(
         with torch.inference_mode():
             for step in range(config.max_new_tokens):
                 new_window = context_window_start(length, window, block_size)
+                # last_only: the next token needs one position's logits, not the prompt's.
                 if cache is None:
-                    logits, _ = model(ids[None, new_window:length])
+                    logits, _ = model(ids[None, new_window:length], last_only=True)
                 elif step == 0 or new_window != window:
                     cache.reset()
-                    logits, _ = model(ids[None, new_window:length], kv_cache=cache)
+                    logits, _ = model(ids[None, new_window:length], kv_cache=cache, last_only=True)
                 else:
-                    logits, _ = model(ids[None, length - 1 : length], kv_cache=cache)
+                    logits, _ = model(
+                        ids[None, length - 1 : length], kv_cache=cache, last_only=True
+                    )
                 window = new_window
                 raw = logits[0, -1].float()
                 processed = process_logits(raw, ids[:length], config)

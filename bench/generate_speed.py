@@ -12,6 +12,10 @@ on the same threads, for the same prompt and number of new tokens. Printed:
   (goal >= 4x);
 - time to first token of both.
 
+Ours and transformers run in alternating rounds (see ``paired_times``), so a
+change in the machine's load during the run hits both alike; the ratio is the
+median of the rounds' ratios.
+
 Run by hand (needs ``pip install transformers``)::
 
     python bench/generate_speed.py                  # GPT-2 small shape (124 M)
@@ -54,6 +58,24 @@ def best_time(fn, repeats: int) -> tuple[float, object]:
         out = fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times), out
+
+
+def paired_times(fn_a, fn_b, repeats: int) -> tuple[list[float], list[float], object, object]:
+    """Times of ``fn_a`` and ``fn_b`` run in alternating rounds (a b, b a, a b, ...).
+
+    On a shared machine the load drifts over a run; timing all of one side
+    and then all of the other would charge that drift to one of them. In
+    rounds, both see the same load, and each round's ratio is a fair one.
+    """
+    fns = (fn_a, fn_b)
+    times: tuple[list[float], list[float]] = ([], [])
+    outs: list[object] = [None, None]
+    for i in range(repeats):
+        for side in (0, 1) if i % 2 == 0 else (1, 0):
+            start = time.perf_counter()
+            outs[side] = fns[side]()
+            times[side].append(time.perf_counter() - start)
+    return times[0], times[1], outs[0], outs[1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,14 +146,25 @@ def main(argv: list[str] | None = None) -> int:
             torch.manual_seed(0)
             return hf_generate(n, **hf_kw)
 
-        t_hf, out_hf = best_time(run_hf, args.repeats)
-        t_ours, out_ours = best_time(lambda our_kw=our_kw: ours_generate(n, **our_kw), args.repeats)
+        times_hf, times_ours, out_hf, out_ours = paired_times(
+            run_hf, lambda our_kw=our_kw: ours_generate(n, **our_kw), args.repeats
+        )
         same = out_hf[0, args.prompt_tokens :].tolist() == [t.token_id for t in out_ours.tokens]
-        rows.append((label, n / t_ours, n / t_hf, same))
+        # The ratio is the median of the rounds' ratios: each compares runs made side by side.
+        ratio = statistics.median(h / o for h, o in zip(times_hf, times_ours, strict=True))
+        rows.append(
+            (
+                label,
+                n / statistics.median(times_ours),
+                n / statistics.median(times_hf),
+                ratio,
+                same,
+            )
+        )
     print()
     print(f"{'mode':38} {'ours tok/s':>11} {'HF tok/s':>10} {'ratio':>7}  same tokens")
-    for label, ours_rate, hf_rate, same in rows:
-        print(f"{label:38} {ours_rate:11.1f} {hf_rate:10.1f} {ours_rate / hf_rate:7.2f}  {same}")
+    for label, ours_rate, hf_rate, ratio, same in rows:
+        print(f"{label:38} {ours_rate:11.1f} {hf_rate:10.1f} {ratio:7.2f}  {same}")
 
     t_cached, _ = best_time(lambda: ours_generate(n, greedy=True), args.repeats)
     t_full, _ = best_time(
@@ -143,9 +176,12 @@ def main(argv: list[str] | None = None) -> int:
         f"-> {t_full / t_cached:.1f}x"
     )
 
-    t_first_hf, _ = best_time(lambda: hf_generate(1, do_sample=False), args.repeats)
-    firsts = [ours_generate(1, greedy=True).time_to_first_token_s for _ in range(args.repeats)]
-    t_first_ours = statistics.median(firsts)
+    firsts_hf, firsts_ours = [], []
+    for _ in range(args.repeats):  # in rounds, as above
+        firsts_hf.append(best_time(lambda: hf_generate(1, do_sample=False), 1)[0])
+        firsts_ours.append(ours_generate(1, greedy=True).time_to_first_token_s)
+    t_first_hf = statistics.median(firsts_hf)
+    t_first_ours = statistics.median(firsts_ours)
     print(
         f"time to first token: ours {t_first_ours * 1000:.1f} ms, transformers {t_first_hf * 1000:.1f} ms "
         f"(whole generate call with 1 new token) -> ratio {t_first_hf / t_first_ours:.2f}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 
@@ -225,6 +226,22 @@ def test_kv_cache_generation_equals_full_recompute_past_the_context(tiny):
             assert a.logprob_raw == pytest.approx(b.logprob_raw, abs=1e-4)
 
 
+def test_decoding_layout_generates_the_same_tokens_cached_and_recomputed(tiny):
+    model, tok = tiny
+    fast = copy.deepcopy(model).use_decoding_layout()
+    for config in (
+        SamplingConfig(greedy=True, max_new_tokens=30),
+        SamplingConfig(temperature=0.9, top_k=6, top_p=0.9, seed=5, max_new_tokens=30),
+    ):
+        reference = generate(model, tok, "abc", config)
+        for use_cache in (True, False):
+            result = generate(fast, tok, "abc", config, use_cache=use_cache)
+            assert result.text == reference.text  # past the 16-token context: re-reads too
+            for a, b in zip(result.tokens, reference.tokens, strict=True):
+                assert a.logprob_raw == pytest.approx(b.logprob_raw, abs=1e-4)
+                assert a.logprob == pytest.approx(b.logprob, abs=1e-4)
+
+
 def test_same_seed_same_text_and_the_seed_is_reported(tiny):
     model, tok = tiny
     config = SamplingConfig(temperature=1.5, max_new_tokens=30)
@@ -281,14 +298,14 @@ class Scripted(torch.nn.Module):
 
         return Cache()
 
-    def forward(self, idx, kv_cache=None):
+    def forward(self, idx, kv_cache=None, last_only=False):
         seen = idx.size(1) + (kv_cache.length if kv_cache is not None else 0)
         if kv_cache is not None:
             kv_cache.length = seen
         if self.prompt_len is None:
             self.prompt_len = seen
         step = seen - self.prompt_len
-        logits = torch.zeros(1, idx.size(1), self.config.vocab_size)
+        logits = torch.zeros(1, 1 if last_only else idx.size(1), self.config.vocab_size)
         logits[0, -1, self.script[min(step, len(self.script) - 1)]] = 50.0
         return logits, None
 

@@ -62,6 +62,92 @@ def test_gpt_kv_cache_logits_match_full_forward():
     torch.testing.assert_close(model(idx[:, :4], kv_cache=cache)[0], full[:, :4])
 
 
+def test_gpt_last_only_logits_are_the_last_row_of_the_full_logits():
+    model = tiny_gpt()
+    idx = torch.randint(0, 13, (2, 9), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        full, _ = model(idx)
+        last, _ = model(idx, last_only=True)
+        assert last.shape == (2, 1, 13)
+        torch.testing.assert_close(last, full[:, -1:])
+        # With a cache: the prompt, then one token, each giving its last row only.
+        cache = model.new_kv_cache()
+        first, _ = model(idx[:, :8], kv_cache=cache, last_only=True)
+        step, _ = model(idx[:, 8:], kv_cache=cache, last_only=True)
+    torch.testing.assert_close(first, full[:, 7:8], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(step, full[:, 8:], atol=1e-5, rtol=1e-5)
+    assert cache.length == 9
+    with pytest.raises(ValueError, match="loss needs all"):
+        model(idx, targets=idx, last_only=True)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_gpt_decoding_layout_changes_memory_only_and_fuses_qkv(bias):
+    plain = tiny_gpt(bias=bias)
+    fast = tiny_gpt(bias=bias).use_decoding_layout()
+    for (name, a), (_, b) in zip(
+        plain.state_dict().items(), fast.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    attn = fast.transformer.h[0].attn
+    assert fast.lm_head.weight is fast.transformer.wte.weight
+    assert attn.q_proj.weight.shape == (8, 8) and not attn.q_proj.weight.is_contiguous()
+    idx = torch.randint(0, 13, (3, 12), generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        assert attn._fused_qkv() is not None  # one product for q, k and v
+        assert plain.transformer.h[0].attn._fused_qkv() is None
+        torch.testing.assert_close(fast(idx)[0], plain(idx)[0], atol=1e-5, rtol=1e-5)
+        cache = fast.new_kv_cache()
+        pieces = [fast(idx[:, :5], kv_cache=cache)[0], fast(idx[:, 5:8], kv_cache=cache)[0]]
+        pieces += [fast(idx[:, t : t + 1], kv_cache=cache)[0] for t in range(8, 12)]
+        torch.testing.assert_close(torch.cat(pieces, 1), plain(idx)[0], atol=1e-5, rtol=1e-5)
+    # With autograd the three parameters are used one by one, and train as before.
+    with torch.no_grad():  # also: no_grad takes the fused path
+        assert attn._fused_qkv() is not None
+    assert attn._fused_qkv() is None
+    for model in (plain, fast):
+        model.train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.5)
+        _, loss = model(idx[:, :-1], targets=idx[:, 1:])
+        loss.backward()
+        opt.step()
+    for (name, a), (_, b) in zip(plain.named_parameters(), fast.named_parameters(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5, msg=name)
+    plain.eval()
+    fast.eval()
+    with torch.inference_mode():  # the trained weights are what the fused path reads
+        assert attn._fused_qkv() is not None
+        torch.testing.assert_close(fast(idx)[0], plain(idx)[0], atol=1e-5, rtol=1e-5)
+
+
+def test_gpt_fused_qkv_follows_loaded_and_replaced_weights():
+    fast = tiny_gpt().use_decoding_layout()
+    other = tiny_gpt()
+    with torch.no_grad():
+        for p in other.parameters():
+            p.add_(torch.randn_like(p))
+    idx = torch.randint(0, 13, (2, 7), generator=torch.Generator().manual_seed(4))
+    # Loading copies into the shared block: still fused, and computing with the new weights.
+    fast.load_state_dict(other.state_dict())
+    attn = fast.transformer.h[1].attn
+    with torch.inference_mode():
+        assert attn._fused_qkv() is not None
+        torch.testing.assert_close(fast(idx)[0], other(idx)[0], atol=1e-5, rtol=1e-5)
+    # A replaced projection leaves the block: the separate products take over, correctly.
+    attn.k_proj = torch.nn.Linear(8, 8)
+    other.transformer.h[1].attn.k_proj = attn.k_proj
+    with torch.inference_mode():
+        assert attn._fused_qkv() is None
+        torch.testing.assert_close(fast(idx)[0], other(idx)[0], atol=1e-5, rtol=1e-5)
+    # Converting the model (here to float64) gives new memory: back to separate products.
+    with torch.inference_mode():
+        before = fast(idx)[0]
+    fast.double()
+    with torch.inference_mode():
+        assert fast.transformer.h[0].attn._fused_qkv() is None
+        torch.testing.assert_close(fast(idx)[0].float(), before, atol=1e-5, rtol=1e-5)
+
+
 def test_gpt_refuses_context_overflow_with_a_clear_message():
     model = tiny_gpt()
     cache = model.new_kv_cache()
@@ -225,6 +311,8 @@ def test_from_hf_gpt2_safetensors_matches_reference_forward(tmp_path):
     save_file(weights, str(tmp_path / "model.safetensors"))
     model = from_hf_gpt2(tmp_path)
     assert model.config.activation == "gelu_tanh" and model.config.block_size == 10
+    with torch.no_grad():  # loaded for decoding: q/k/v in one block, so the check covers it
+        assert model.transformer.h[0].attn._fused_qkv() is not None
     idx = torch.randint(0, HF_DIMS["vocab"], (2, 9), generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         logits, _ = model(idx)
