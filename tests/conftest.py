@@ -49,6 +49,12 @@ def _no_leaks(request):
             for widget in QApplication.topLevelWidgets():
                 if widget.isVisible():
                     widget.close()
+            # Destroy what this test scheduled for deletion now, not during the next test's
+            # event loop, where a worker thread's garbage collection could walk half-destroyed
+            # Qt wrappers.
+            from PySide6.QtCore import QCoreApplication, QEvent
+
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
     if leaked_threads or leaked_windows:
         pytest.fail(
             f"test left running: threads {leaked_threads}, windows {leaked_windows}",
