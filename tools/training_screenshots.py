@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
-import time
+import sys
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from _offscreen import fill_ddp_form, open_window  # noqa: E402
 
 
 def main() -> int:
@@ -27,29 +29,10 @@ def main() -> int:
 
     from backends import launch
     from backends.runs import open_run
-    from workbench.app import application, build_window
-    from workbench.settings import AppSettings
 
-    app = application()
-    tmp = Path(tempfile.mkdtemp(prefix="workbench-shots-"))
-    window = build_window(tmp / "runs", AppSettings(tmp / "settings.ini"))
-    window.resize(1500, 940)
-    window.show()
-
-    def wait(condition, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end and not condition():
-            app.processEvents()
-            time.sleep(0.02)
-        return condition()
-
+    app, window, wait = open_window()
     launcher, monitor = window.panels["training"], window.panels["monitor"]
-    wait(lambda: launcher.prepared is not None and not launcher.is_busy(), 120)
-    form = launcher.form.editors
-    form["name"].setText("gpt-tiny-ddp")
-    form["strategy"].setCurrentText("ddp")
-    form["nproc"].setValue(2)
-    form["steps"].setValue(3000)
+    fill_ddp_form(launcher, wait, steps=3000)
     wait(lambda: launcher.launch_button.isEnabled() and not launcher.is_busy(), 60)
     launcher.launch()
     wait(lambda: launcher.current_run is not None, 60)
