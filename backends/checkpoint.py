@@ -337,18 +337,34 @@ def save_checkpoint(
     the checkpoint's. ``train_state`` holds the gathered per-rank RNG states and
     the data position; returns the final folder.
     """
-    from torch.distributed.checkpoint.state_dict import (
-        StateDictOptions,
-        get_model_state_dict,
-        get_optimizer_state_dict,
-    )
-
     name = checkpoint_name(step)
     final, tmp = checkpoints_dir / name, checkpoints_dir / f".tmp_{name}"
     if rank == 0:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
     _barrier()
+    try:
+        return _write_checkpoint(tmp, final, checkpoints_dir, step, root=root, optimizers=optimizers,
+                                 train_state=train_state, meta=meta, sharded=sharded,
+                                 full_weights=full_weights, rank=rank, keep=keep)
+    except OSError:
+        # A full disk (or any write error): no half-written checkpoint is left to mislead a resume.
+        if rank == 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_checkpoint(
+    tmp: Path, final: Path, checkpoints_dir: Path, step: int, *, root: nn.Module,
+    optimizers: Sequence[torch.optim.Optimizer], train_state: dict[str, Any], meta: dict[str, Any],
+    sharded: bool, full_weights: bool, rank: int, keep: int,
+) -> Path:
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        get_model_state_dict,
+        get_optimizer_state_dict,
+    )
+
     state = dict(train_state)
     full = None
     if sharded:

@@ -49,7 +49,10 @@ LOGS_DIR = "logs"
 SAMPLES_DIR = "samples"
 
 # Lifecycle event kinds. The last terminal event decides a run's status.
-TERMINAL_EVENTS = ("finished", "stopped", "failed")
+TERMINAL_EVENTS = ("finished", "stopped", "killed", "failed")
+ENDED = TERMINAL_EVENTS  # the states a run ends in
+# A new run needs room for its config, logs and first checkpoint; below this, refuse up front.
+MIN_FREE_BYTES = 64 * 1024 * 1024
 _RANK_FILE = re.compile(r"^rank_(\d+)\.jsonl$")
 _VALID_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # One read never pulls more than this into memory; a 1 GB log is read in slices.
@@ -58,6 +61,31 @@ _READ_SLICE = 16 * 1024 * 1024
 
 class RunDirError(ValueError):
     """A run folder or runs folder that cannot be used; the message says how to fix it."""
+
+
+def disk_full_message(where: Path, exc: OSError | None = None) -> str:
+    """One line for ENOSPC: what is full and what to do."""
+    import errno
+
+    free = ""
+    try:
+        free = f" ({shutil.disk_usage(where).free / 2**20:.0f} MiB free)"
+    except OSError:
+        pass
+    if exc is not None and exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return f"cannot write in {where}: {exc.strerror or exc}"
+    return (f"disk full: no space left on the device of {where}{free}; free some space or "
+            "choose another runs folder (--runs-dir, or Settings)")
+
+
+def check_free_space(runs_dir: Path, need: int = MIN_FREE_BYTES) -> None:
+    """Refuse, before anything is created, when the runs folder's disk has no room."""
+    try:
+        free = shutil.disk_usage(runs_dir).free
+    except OSError:
+        return
+    if free < need:
+        raise RunDirError(disk_full_message(runs_dir))
 
 
 # ---------------------------------------------------------------- the folder
@@ -137,6 +165,12 @@ def ensure_runs_dir(path: str | os.PathLike[str]) -> Path:
     return runs
 
 
+def valid_run_name(name: str) -> bool:
+    """Whether ``name`` can name a run folder (and so appear in commands and scripts)."""
+    # fullmatch: "$" alone would let a trailing newline through, into shell lines and scripts.
+    return bool(_VALID_NAME.fullmatch(name or ""))
+
+
 def create_run(
     runs_dir: str | os.PathLike[str], name: str, config: Mapping[str, Any]
 ) -> RunDir:
@@ -145,7 +179,7 @@ def create_run(
     A name already taken gets a numeric suffix (``name-2``), so an earlier run
     is never overwritten.
     """
-    if not _VALID_NAME.match(name or ""):
+    if not valid_run_name(name):
         raise RunDirError(
             f"run name {name!r} is not valid: use letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
@@ -160,10 +194,15 @@ def create_run(
             suffix += 1
             candidate = runs / f"{name}-{suffix}"
     run = RunDir(candidate)
-    for sub in (METRICS_DIR, CHECKPOINTS_DIR, LOGS_DIR, SAMPLES_DIR):
-        (run.path / sub).mkdir()
-    write_toml_atomic(run.config_path, config)
-    record_event(run, "created", schema=SCHEMA_VERSION)
+    try:
+        for sub in (METRICS_DIR, CHECKPOINTS_DIR, LOGS_DIR, SAMPLES_DIR):
+            (run.path / sub).mkdir()
+        write_toml_atomic(run.config_path, config)
+        record_event(run, "created", schema=SCHEMA_VERSION)
+    except OSError as exc:
+        # Never leave a folder without its config behind (a disk that filled up meanwhile).
+        shutil.rmtree(run.path, ignore_errors=True)
+        raise RunDirError(disk_full_message(runs, exc)) from exc
     return run
 
 
@@ -191,8 +230,15 @@ def delete_run(run: RunDir) -> None:
 def write_toml_atomic(path: Path, data: Mapping[str, Any]) -> None:
     """Write TOML through a temporary file and a rename: never a half-written config."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(tomli_w.dumps(_drop_none(data)), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(tomli_w.dumps(_drop_none(data)))
+            f.flush()
+            os.fsync(f.fileno())  # the rename must not publish a file whose bytes are not there
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_config(run: RunDir) -> dict[str, Any]:
@@ -203,6 +249,12 @@ def read_config(run: RunDir) -> dict[str, Any]:
         raise RunDirError(
             f"{run.path} has no {CONFIG_FILE}: restore it, or start a new run"
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise RunDirError(
+            f"{run.config_path} is not UTF-8 text (byte {exc.start}): fix or restore it"
+        ) from exc
+    except OSError as exc:
+        raise RunDirError(f"{run.config_path} cannot be read ({exc.strerror or exc})") from exc
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -382,7 +434,11 @@ def read_events(run: RunDir) -> list[dict[str, Any]]:
 
 
 def status_from_events(events: Iterable[Mapping[str, Any]]) -> str:
-    """``created``, ``running`` or the last terminal event (finished / stopped / failed)."""
+    """What the events alone say: ``created``, ``running`` or the last ending.
+
+    This does not check whether the run's processes live: for the state to
+    show, use :func:`backends.launch.run_state`.
+    """
     status = "unknown"
     for event in events:
         kind = event.get("kind")
@@ -391,7 +447,7 @@ def status_from_events(events: Iterable[Mapping[str, Any]]) -> str:
         elif kind == "started":
             status = "running"
         elif kind in TERMINAL_EVENTS:
-            status = str(kind)
+            status = "killed" if kind == "stopped" and event.get("killed") else str(kind)
     return status
 
 
@@ -411,18 +467,30 @@ class RunSummary:
     world_size: int | None = None
     last_step: int | None = None
     last_loss: float | None = None
-    problem: str | None = None
+    problem: str | None = None  # why the folder is unreadable, or what is wrong in it
+    reason: str | None = None  # why the run is in its state (which rank failed, ...)
 
 
 def summarize_run(run: RunDir) -> RunSummary:
-    """Status, config essentials and the last loss of one run, read cheaply."""
-    events = read_events(run)
+    """Status, config essentials and the last loss of one run, read cheaply.
+
+    A folder that cannot be read (a config that is not UTF-8 or not TOML, an
+    events log that cannot be opened) gives status ``unreadable`` with the
+    reason, never an exception: one broken folder must not hide the others.
+    """
+    try:
+        events = read_events(run)
+    except OSError as exc:
+        return RunSummary(run.name, run.path, "unreadable", None,
+                          problem=f"{run.events_path} cannot be read ({exc.strerror or exc})")
     created = next((e.get("t") for e in events if e.get("kind") == "created"), None)
+    if not isinstance(created, int | float) or isinstance(created, bool):
+        created = None  # a malformed event: the run still lists, without its date
     status = status_from_events(events)
     try:
         config = read_config(run)
     except RunDirError as exc:
-        return RunSummary(run.name, run.path, status, created, problem=str(exc))
+        return RunSummary(run.name, run.path, "unreadable", created, problem=str(exc))
     last = _last_record(run.metrics_path(0), lambda r: "loss" in r)
     nproc, nnodes = config.get("nproc", 1), config.get("nnodes", 1)
     world = nproc * nnodes if isinstance(nproc, int) and isinstance(nnodes, int) else None
@@ -434,9 +502,13 @@ def summarize_run(run: RunDir) -> RunSummary:
         model=_config_text(config, "model"),
         strategy=_config_text(config, "strategy"),
         world_size=world,
-        last_step=last.get("step") if last else None,
-        last_loss=last.get("loss") if last else None,
+        last_step=_number(last.get("step")) if last else None,
+        last_loss=_number(last.get("loss")) if last else None,
     )
+
+
+def _number(value: Any) -> Any:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def list_runs(runs_dir: str | os.PathLike[str]) -> list[RunSummary]:
@@ -466,7 +538,7 @@ def _last_record(path: Path, wanted: Any, window: int = 65536) -> dict[str, Any]
             size = f.seek(0, os.SEEK_END)
             f.seek(max(0, size - window))
             lines = f.read().split(b"\n")
-    except FileNotFoundError:
+    except OSError:
         return None
     for raw in reversed(lines):
         try:

@@ -104,7 +104,7 @@ def run_workbench(args: argparse.Namespace, tmp: Path) -> float:
         "checkpoint_every": 0, "model_config": MODEL, "data": {"dataset": "excerpt"},
     })
     run = create_run(tmp, "bench", config.to_dict())
-    status = launch.wait(launch.launch(run, config))
+    status = launch.wait(launch.start(run, config))
     if status != "finished":
         raise SystemExit(f"workbench run {run.path} ended {status}")
     records = [json.loads(line) for line in run.metrics_path(0).read_text().splitlines()]

@@ -61,14 +61,15 @@ from backends.monitor_data import (
     latest_sample,
 )
 from backends.runs import (
+    ENDED,
     RunDir,
     RunDirError,
     RunSummary,
     delete_run,
-    list_runs,
     read_config,
     status_from_events,
 )
+from panels.monitor.checkpoints_view import CheckpointsView
 from panels.monitor.compare_table import CompareTable
 from panels.monitor.failure_banner import FailureBanner
 from panels.monitor.metric_plot import PALETTE, DisplayOptions, MetricPlot, Reference
@@ -122,22 +123,11 @@ class WatchedRun:
         return steps if isinstance(steps, int) else 0
 
 
-def _list_runs_with_liveness(runs_dir: Path) -> list[tuple[RunSummary, bool | None]]:
-    """Runs of the runs folder, each with whether its processes live (None: cannot tell)."""
-    try:
-        from backends import launch
-    except ImportError:  # a build without the launcher: every run is shown as written
-        launch = None
-    result = []
-    for summary in list_runs(runs_dir):
-        alive = None
-        if summary.status == "running" and launch is not None:
-            try:
-                alive = launch.is_alive(RunDir(summary.path))
-            except OSError:
-                alive = None
-        result.append((summary, alive))
-    return result
+def _list_runs(runs_dir: Path) -> list[RunSummary]:
+    """Runs of the runs folder with their true state (the launch service decides it)."""
+    from backends.launch import list_runs as list_runs_with_state
+
+    return list_runs_with_state(runs_dir)
 
 
 def _delete_runs(paths: list[Path]) -> list[Path]:
@@ -168,7 +158,6 @@ class MonitorPanel(QWidget):
         self.runs: dict[Path, WatchedRun] = {}
         self.shown: list[Path] = []
         self.delete_dialog: QMessageBox | None = None
-        self._alive: dict[Path, bool | None] = {}
         self._selecting = False
         self._layout_key: Any = None
         self._options = DisplayOptions()
@@ -181,6 +170,8 @@ class MonitorPanel(QWidget):
         self.watcher.sig_problem.connect(self._on_problem)
         self._list_tasks = context.task_runner(self, "monitor-list")
         self._file_tasks = context.task_runner(self, "monitor-files")
+        self._checkpoint_tasks = context.task_runner(self, "monitor-checkpoints")
+        self._action_tasks = context.task_runner(self, "monitor-actions")
         self._plan_tasks = context.task_runner(self, "monitor-plan")
         self._scaling_tasks = context.task_runner(self, "monitor-scaling")
         self.predictor = MemoryPredictor(self._plan_tasks, self)
@@ -360,6 +351,9 @@ class MonitorPanel(QWidget):
         self.tabs.addTab(everything, "All metrics")
         self.tabs.addTab(self.compare_table, "Compare")
         self.tabs.addTab(self.scaling_view, "Scaling")
+        self.checkpoints = CheckpointsView(self._checkpoint_tasks, self.current_run_path)
+        self.checkpoints.sig_resume.connect(self._resume_from)
+        self.tabs.addTab(self.checkpoints, "Checkpoints")
         self.tabs.currentChanged.connect(lambda _index: self.redraw())
         self.tabs.currentChanged.connect(lambda _index: self._refresh_scaling())
 
@@ -416,29 +410,19 @@ class MonitorPanel(QWidget):
         if self._closed:
             return
         self._list_tasks.submit(
-            _list_runs_with_liveness, self.context.runs_dir, on_done=self._on_runs_listed,
+            _list_runs, self.context.runs_dir, on_done=self._on_runs_listed,
             on_error=lambda _exc, _details: self.context.show_status(
                 f"Could not list the runs in {self.context.runs_dir}"
             ),
         )
 
-    def _on_runs_listed(self, listed: list[tuple[RunSummary, bool | None]]) -> None:
+    def _on_runs_listed(self, listed: list[RunSummary]) -> None:
         summaries = []
-        for summary, alive in listed:
-            self._alive[summary.path] = alive
+        for summary in listed:
             watched = self.runs.get(summary.path)
             if watched is not None and watched.events:
-                # The live state is newer than the summary read a moment ago.
-                latest = watched.metrics.latest("train", "loss")
-                summary = _with_live(summary, watched, latest)
-            if summary.status == "running" and alive is False:
-                # No process of it lives and it recorded no end: killed with its launcher,
-                # or the machine restarted. Its files are intact; it can be resumed.
-                summary = dataclasses.replace(
-                    summary, status="lost",
-                    problem="no process of this run is alive and it recorded no end "
-                            "(killed with its launcher, or the machine restarted)",
-                )
+                # The live records are newer than the summary read a moment ago.
+                summary = _with_live(summary, watched, watched.metrics.latest("train", "loss"))
             summaries.append(summary)
         # Runs shown but outside the runs folder (opened from File → Open run) stay listed.
         listed_paths = {s.path for s in summaries}
@@ -454,17 +438,16 @@ class MonitorPanel(QWidget):
         finally:
             self._selecting = False
         # Reattach: watch every run that is still running, so its status stays live.
-        for summary, alive in listed:
-            if summary.status == "running" and alive is not False:
-                self._watch(summary.path)
+        running = [s for s in summaries if s.status == "running"]
+        for summary in running:
+            self._watch(summary.path)
         self._finished_key = tuple(
-            (s.path, s.last_step) for s, _alive in listed if s.status == "finished")
+            (s.path, s.last_step) for s in summaries if s.status == "finished")
         self._refresh_scaling()
-        if not self.shown:
-            running = [s for s, alive in listed if s.status == "running" and alive is not False]
-            if running:
-                self.select_runs([running[0].path])  # reattached: shown and offered to Stop
+        if not self.shown and running:
+            self.select_runs([running[0].path])  # reattached: shown and offered to Stop
         self._prune_watched()
+        self.checkpoints.refresh()
         self.sig_runs_listed.emit()
 
     def _select_rows(self, paths: list[Path]) -> None:
@@ -549,7 +532,24 @@ class MonitorPanel(QWidget):
         self._update_compare()
         self._update_header()
         self._update_sample()
+        self.checkpoints.refresh()
         self.redraw()
+
+    def current_run_path(self) -> Path | None:
+        return self.shown[0] if self.shown else None
+
+    def _resume_from(self, path: Path, step: int) -> None:
+        """Resume ``path`` from the checkpoint of ``step`` (the launch service checks it)."""
+        from panels.monitor.checkpoints_view import resume_run
+
+        self._action_tasks.submit(
+            resume_run, path, step,
+            on_done=lambda info: (
+                self.context.show_status(f"Resumed {path.name} from the checkpoint of step {step}"),
+                self.context.events.sig_run_launched.emit(path),
+            ),
+            on_error=lambda exc, _d: self.context.show_error(str(exc)),
+        )
 
     def current_run(self) -> WatchedRun | None:
         return self.runs.get(self.shown[0]) if self.shown else None
@@ -568,11 +568,7 @@ class MonitorPanel(QWidget):
     def _prune_watched(self) -> None:
         """Stop watching runs that are neither shown nor running (their data is dropped)."""
         for path in list(self.runs):
-            state = self.runs[path]
-            running = state.status in ("running", "created", "unknown") and self._alive.get(
-                path
-            ) is not False
-            if path not in self.shown and not (running and self._listed_running(path)):
+            if path not in self.shown and not self._listed_running(path):
                 self._unwatch(path)
 
     def _unwatch(self, path: Path) -> None:
@@ -621,7 +617,12 @@ class MonitorPanel(QWidget):
             return
         state.events.extend(events)
         state.status = status_from_events(state.events)
-        self.runs_model.update(path, status=state.status)
+        if state.status in ENDED or any(e.get("kind") == "started" for e in events):
+            # An ending (or a new start) is news at once; "lost" needs the liveness check of the
+            # next listing, which the launch service does.
+            self.runs_model.update(path, status=state.status)
+        if path in self.shown and any(e.get("kind") in ("checkpoint", *ENDED) for e in events):
+            self.checkpoints.refresh()
         for event in events:
             if event.get("kind") == "failed":
                 errors = [e for e in state.events if e.get("kind") == "error"]
@@ -882,8 +883,9 @@ class MonitorPanel(QWidget):
         world = config.get("nproc", 1) * config.get("nnodes", 1) if isinstance(
             config.get("nproc", 1), int) and isinstance(config.get("nnodes", 1), int) else "?"
         extra = f" + {len(self.shown) - 1} more" if len(self.shown) > 1 else ""
+        status = self.status_of(current.path)
         self.title_label.setText(
-            f"<b>{current.name}</b>{extra} · {current.status} · "
+            f"<b>{current.name}</b>{extra} · {status} · "
             f"{_text(config.get('model')) or '?'} · {_text(config.get('strategy')) or '?'} "
             f"× {world}"
         )
@@ -895,10 +897,18 @@ class MonitorPanel(QWidget):
             return
         self.progress_bar.setValue(int(round(progress.fraction * 1000)))
         self.progress_bar.setFormat(f"step {progress.step} / {progress.total}")
-        if current.status == "running":
+        if status == "running":
             self.eta_label.setText(f"ETA {format_duration(progress.eta_s)}")
         else:
-            self.eta_label.setText(current.status)
+            self.eta_label.setText(status)
+
+    def status_of(self, path: Path) -> str:
+        """The run's state as listed (liveness checked), or as its events say until listed."""
+        summary = self.runs_model.find(path)
+        state = self.runs.get(path)
+        if summary is not None:
+            return summary.status
+        return state.status if state is not None else "unknown"
 
     def _update_list_values(self) -> None:
         for path, state in self.runs.items():
@@ -964,11 +974,7 @@ class MonitorPanel(QWidget):
         box.open()  # window-modal, not blocking: the answer arrives through `finished`
 
     def _is_running(self, path: Path) -> bool:
-        state = self.runs.get(path)
-        status = state.status if state is not None else (
-            self.runs_model.find(path).status if self.runs_model.find(path) else ""
-        )
-        return status == "running" and self._alive.get(path) is not False
+        return self._listed_running(path)
 
     def _on_delete_answer(self, box: QMessageBox, paths: list[Path], result: int) -> None:
         self.delete_dialog = None
@@ -1061,14 +1067,18 @@ class MonitorPanel(QWidget):
         self.watcher.stop()
         self._list_tasks.shutdown()
         self._file_tasks.shutdown()
+        self._checkpoint_tasks.shutdown()
+        self._action_tasks.shutdown()
         self._plan_tasks.shutdown()
         self._scaling_tasks.shutdown()
 
 
 def _with_live(summary: RunSummary, state: WatchedRun, loss: float | None) -> RunSummary:
+    # The listing's state is the truth (it checks liveness), unless an ending arrived since.
+    status = state.status if summary.status == "running" and state.status in ENDED else summary.status
     return dataclasses.replace(
         summary,
-        status=state.status,
+        status=status,
         last_loss=loss if loss is not None else summary.last_loss,
         last_step=state.metrics.last_step if state.metrics.last_step is not None
         else summary.last_step,

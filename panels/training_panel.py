@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -62,8 +63,8 @@ class Prepared:
     lr_steps: list[int] = field(default_factory=list)
     lr_values: list[float] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)  # shell lines, one per node
-    port: int | None = None  # the single-node rendezvous port the command shows
     slurm: str = ""
+    exposure: str = ""  # what the run's sockets can be reached from
 
 
 def prepare_launch(values: dict[str, Any], runs_dir: Path, gpu_count: int) -> Prepared:
@@ -87,19 +88,21 @@ def prepare_launch(values: dict[str, Any], runs_dir: Path, gpu_count: int) -> Pr
     stride = max(1, config.steps // _PREVIEW_POINTS)
     steps = list(range(0, config.steps, stride))
     env = launch.worker_env(config)
-    port = None
     if config.nnodes == 1:
-        port = launch.free_port()
-        commands = [launch.shell_line(launch.build_command(config, run_dir, port=port), env)]
+        commands = [launch.shell_line(launch.build_command(config, run_dir), env)]
     else:
         commands = [launch.shell_line(c, env) for c in launch.build_node_commands(config, run_dir)]
+    try:
+        slurm = launch.build_slurm_script(config, run_dir)
+    except ValueError as exc:
+        slurm = f"# {exc}"
     return Prepared(
         config=config.to_dict(),
         lr_steps=steps,
         lr_values=[lr_at(s, config) for s in steps],
         commands=commands,
-        port=port,
-        slurm=launch.build_slurm_script(config, run_dir),
+        slurm=slurm,
+        exposure=launch.exposure_note(config),
     )
 
 
@@ -142,6 +145,7 @@ class TrainingPanel(QWidget):
         self.context = context
         self.prepared: Prepared | None = None
         self.current_run: Path | None = None
+        self.kill_dialog: QMessageBox | None = None
         self._gpu_count: int | None = None
         self._tasks = context.task_runner(self, "training-validate")
         self._actions = context.task_runner(self, "training-actions")
@@ -172,7 +176,7 @@ class TrainingPanel(QWidget):
         form_layout.addWidget(self.form_status)
         self.sweep = SweepBox(self._sweep_tasks, self.form.values, lambda: self.context.runs_dir,
                               lambda: self._gpu_count or 0)
-        self.sweep.sig_run_launched.connect(self._launched)
+        self.sweep.sig_run_launched.connect(lambda path: self._launched((Path(path), None)))
         form_layout.addWidget(self.sweep)
         form_layout.addStretch(1)
         scroll = QScrollArea()
@@ -229,6 +233,10 @@ class TrainingPanel(QWidget):
         command_layout.setContentsMargins(0, 0, 0, 0)
         command_layout.addWidget(QLabel("Command"))
         command_layout.addWidget(self.command_view, 1)
+        self.exposure_label = QLabel("")
+        self.exposure_label.setObjectName("exposure_label")
+        self.exposure_label.setWordWrap(True)
+        command_layout.addWidget(self.exposure_label)
         command_layout.addLayout(command_buttons)
         command_layout.addLayout(control)
         right = QSplitter(Qt.Orientation.Vertical)
@@ -338,6 +346,10 @@ class TrainingPanel(QWidget):
             self.form.clear_errors()
             self.form_status.setText("")
             self.command_view.setPlainText(self.command_text())
+            self.exposure_label.setText(prepared.exposure)
+            # Several nodes listen on the network: say so where the command is.
+            self.exposure_label.setStyleSheet(
+                "color: #b35900;" if prepared.config.get("nnodes", 1) > 1 else "color: gray;")
             self.lr_curve.setData(prepared.lr_steps, prepared.lr_values)
         self.launch_button.setEnabled(prepared.config is not None)
         self.sig_validated.emit(prepared.config is not None)
@@ -350,6 +362,9 @@ class TrainingPanel(QWidget):
         if len(commands) == 1:
             return commands[0]
         return "\n".join(f"# node {i}\n{c}" for i, c in enumerate(commands))
+
+    def _exposure_text(self) -> str:
+        return self.prepared.exposure if self.prepared is not None else ""
 
     def copy_command(self) -> None:
         QGuiApplication.clipboard().setText(self.command_text())
@@ -382,15 +397,32 @@ class TrainingPanel(QWidget):
             return
         self.launch_button.setEnabled(False)
         self._actions.submit(_launch, self.prepared.config, self.context.runs_dir,
-                             self.prepared.port, on_done=self._launched,
+                             self._gpu_count or 0, on_done=self._launched,
                              on_error=self._action_failed)
 
-    def _launched(self, run_path: Path) -> None:
+    def _launched(self, result: tuple[Path, int | None]) -> None:
+        run_path, resumed_from = result
         self.select_run(run_path)
-        self._schedule_validation()  # the name is taken now: the form says so
-        self.context.show_status(f"Launched {run_path.name}")
+        self._offer_next_name(run_path.name)
+        self.context.show_status(
+            f"Launched {run_path.name}" if resumed_from is None
+            else f"Resumed {run_path.name} from the checkpoint of step {resumed_from}")
         self.sig_launched.emit(run_path)
         self.context.events.sig_run_launched.emit(run_path)
+
+    def _offer_next_name(self, used: str) -> None:
+        """The launched name is taken now: put the next free one in the form."""
+        from backends.launch.service import next_free_name
+
+        try:
+            values = self.form.values()
+        except FormFieldError:
+            self._schedule_validation()
+            return
+        if values.get("name") == used or not values.get("name"):
+            values["name"] = next_free_name(self.context.runs_dir, used)
+            self.form.set_values(values)
+        self._schedule_validation()
 
     def select_run(self, run_path: Path) -> None:
         self.current_run = Path(run_path)
@@ -409,13 +441,34 @@ class TrainingPanel(QWidget):
                                                                              "saves a checkpoint"))
 
     def kill(self) -> None:
-        if self.current_run is not None:
-            self._actions.submit(_kill, self.current_run, on_error=self._action_failed,
-                                 on_done=lambda _r: self.context.show_status("Run killed"))
+        """Ask first: Kill ends every process now, without a checkpoint of the current step."""
+        if self.current_run is None:
+            return
+        box = QMessageBox(self)
+        box.setObjectName("kill_dialog")
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Kill run")
+        box.setText(f"Kill {self.current_run.name} now?")
+        box.setInformativeText("Every process of the run ends at once. Steps since the last "
+                               "checkpoint are lost; Stop saves a checkpoint first.")
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        run = self.current_run
+        box.finished.connect(lambda result: self._on_kill_answer(box, run, result))
+        self.kill_dialog = box
+        box.open()
 
-    def resume(self) -> None:
+    def _on_kill_answer(self, box: QMessageBox, run: Path, result: int) -> None:
+        self.kill_dialog = None
+        box.deleteLater()
+        if result == QMessageBox.StandardButton.Yes:
+            self._actions.submit(_kill, run, on_error=self._action_failed,
+                                 on_done=lambda _r: self.context.show_status(f"Killed {run.name}"))
+
+    def resume(self, checkpoint: str | int | None = None) -> None:
+        """Continue the selected run from its latest checkpoint (or the step given)."""
         if self.current_run is not None:
-            self._actions.submit(_resume, self.current_run, on_done=self._launched,
+            self._actions.submit(_resume, self.current_run, checkpoint, on_done=self._launched,
                                  on_error=self._action_failed)
 
     def _action_failed(self, exc: BaseException, _details: str) -> None:
@@ -430,25 +483,20 @@ class TrainingPanel(QWidget):
 
     def shutdown(self) -> None:
         self._debounce.stop()
+        if self.kill_dialog is not None:
+            self.kill_dialog.reject()
         self._tasks.shutdown()
         self._actions.shutdown()
         self._plan_tasks.shutdown()
         self._sweep_tasks.shutdown()
 
 
-def _launch(config: dict[str, Any], runs_dir: Path, port: int | None) -> Path:
+def _launch(config: dict[str, Any], runs_dir: Path, gpu_count: int) -> tuple[Path, None]:
     from backends import launch
-    from backends.runs import create_run, delete_run
     from backends.train.config import TrainConfig
 
-    train_config = TrainConfig.from_dict(config)
-    run = create_run(runs_dir, train_config.name, config)
-    if run.name != train_config.name:  # taken since validation: the shown command would lie
-        delete_run(run)
-        raise RuntimeError(f"a run named {train_config.name!r} appeared meanwhile; launched "
-                           f"nothing, choose another name")
-    launch.launch(run, train_config, port=port)
-    return run.path
+    info = launch.launch(TrainConfig.from_dict(config), runs_dir, cuda_devices=gpu_count)
+    return info.run.path, None
 
 
 def _stop(run_path: Path) -> None:
@@ -465,19 +513,9 @@ def _kill(run_path: Path) -> None:
     launch.kill(open_run(run_path))
 
 
-def _resume(run_path: Path) -> Path:
-    """Start the run again in its own folder, from its latest checkpoint."""
+def _resume(run_path: Path, checkpoint: str | int | None) -> tuple[Path, int | None]:
+    """Start the run again in its own folder, from its latest (or the chosen) checkpoint."""
     from backends import launch
-    from backends.runs import open_run, read_config, write_toml_atomic
-    from backends.train.config import TrainConfig
 
-    run = open_run(run_path)
-    if launch.is_alive(run):
-        raise RuntimeError(f"{run.name} is still running: stop it before resuming")
-    if not any(run.checkpoints_dir.glob("step_*")):
-        raise RuntimeError(f"{run.name} has no checkpoint to resume from: launch it anew")
-    config = {**read_config(run), "resume": str(run.path.absolute())}
-    train_config = TrainConfig.from_dict(config)
-    write_toml_atomic(run.config_path, config)
-    launch.launch(run, train_config)
-    return run.path
+    info = launch.resume(run_path, checkpoint=checkpoint)
+    return info.run.path, info.resumed_from

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 import workbench
 from backends.devices import describe_compute
-from backends.runs import RunDirError, open_run, read_events, status_from_events
+from backends.runs import RunDirError, open_run
 from panels import PANELS, PanelSpec
 from panels.not_built import NotBuiltPanel
 from workbench.context import AppContext
@@ -224,7 +224,9 @@ class MainWindow(QMainWindow):
         except RunDirError as exc:
             self.show_error(str(exc))
             return False
-        status = status_from_events(read_events(run))
+        from backends.launch import run_state
+
+        status = run_state(run).status
         self.show_status(f"Opened run {run.name} ({status})")
         self.context.events.sig_run_opened.emit(run.path)
         return True

@@ -147,7 +147,7 @@ def launch_sweep(
     for index, config in enumerate(configs):
         train_config = TrainConfig.from_dict(config)
         run = create_run(runs_dir, train_config.name, config)
-        info = launch.launch(run, train_config)
+        info = launch.start(run, train_config)
         if on_launched is not None:
             on_launched(run.path)
         if at_once:

@@ -3,13 +3,15 @@
 torchrun starts one of these per rank (see ``backends.launch``); run by hand
 without torchrun it trains in one process (strategy ``single``). The config is
 read from the run folder's ``config.toml``, so the command line never grows.
-``@record`` makes an uncaught exception land in torchrun's per-rank error file
+Under torchrun a guard thread ends the rank if the agent that started it dies
+(``backends.launch.guard``). ``@record`` makes an uncaught exception land in torchrun's per-rank error file
 with its traceback, where the launcher finds it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from torch.distributed.elastic.multiprocessing.errors import record
@@ -25,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", required=True, help="the run folder (holds config.toml)")
     args = parser.parse_args(argv)
     run = open_run(args.run_dir)
+    if "TORCHELASTIC_RUN_ID" in os.environ:
+        from backends.launch.guard import watch_parent
+
+        # Started by torchrun's agent: when the agent dies outright, this rank ends too.
+        watch_parent(run)
     config = TrainConfig.from_dict(read_config(run))
     run_training(run, config)
     return 0

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from backends.parallel import STRATEGIES, parallel_dims
+from backends.runs import valid_run_name
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
@@ -241,6 +242,11 @@ def validate(config: TrainConfig, *, cuda_devices: int | None = None) -> None:
         raise TrainConfigError(f"data.val_fraction must be in [0, 1), got {c.data.val_fraction!r}")
     if c.data.limit < 0:
         raise TrainConfigError("data.limit must be >= 0 (0 uses the whole dataset)")
+    if c.name and not valid_run_name(c.name):
+        raise TrainConfigError(
+            f"name {c.name!r} is not a valid run name: use letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
     if c.nnodes > 1 and not _valid_endpoint(c.rdzv_endpoint):
         raise TrainConfigError(
             f"a run on {c.nnodes} nodes needs rdzv_endpoint=host:port, the address of node 0 "

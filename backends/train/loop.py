@@ -467,34 +467,49 @@ def _as_tuple(value: Any) -> Any:
     return value
 
 
+def _record_error(run: RunDir, rank: int, exc: BaseException) -> None:
+    """The rank's ``error`` event; a full disk is named as such, and never hides the error."""
+    import errno
+
+    from backends.launch import guard
+
+    if guard.launcher_gone():  # a peer vanished because the launcher was killed: not a crash
+        guard.record_killed(run)
+        return
+    message = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        message = f"disk full: {message}"
+    try:
+        record_event(run, "error", rank=rank, message=message, traceback=traceback.format_exc())
+    except OSError:
+        pass  # the disk is full: torchrun's error file and the rank's log still carry it
+
+
 def run_training(
     run: RunDir, config: TrainConfig, progress: ProgressCallback | None = None
 ) -> TrainResult:
     """Validate, join the process group, train; errors become an ``error`` event, then propagate."""
+    from backends.launch.ownership import rank_presence
+
     rank = int(os.environ.get("RANK", "0"))
     try:
-        validate(config)
-        info = init_distributed(config)
-        from backends.launch import register_worker
-
-        register_worker(run, info.rank, os.getpid())
-        # One line per rank in its own stderr log: the first thing a failure report shows.
-        print(
-            f"rank {info.rank}/{info.world_size} pid {os.getpid()} on {info.device}: "
-            f"{config.model} with {config.strategy}, steps {config.steps}",
-            file=sys.stderr, flush=True,
-        )
-        trainer = Trainer(run, config, info, progress)
-        try:
-            return trainer.run()
-        finally:
-            trainer.close()
+        with rank_presence(run, rank, os.getpid()):  # the run reads as live while we train
+            validate(config)
+            info = init_distributed(config)
+            # One line per rank in its own stderr log: the first thing a failure report shows.
+            print(
+                f"rank {info.rank}/{info.world_size} pid {os.getpid()} on {info.device}: "
+                f"{config.model} with {config.strategy}, steps {config.steps}",
+                file=sys.stderr, flush=True,
+            )
+            trainer = Trainer(run, config, info, progress)
+            try:
+                return trainer.run()
+            finally:
+                trainer.close()
     except BaseException as exc:
         if not isinstance(exc, KeyboardInterrupt | SystemExit):
-            record_event(
-                run, "error", rank=rank, message=f"{type(exc).__name__}: {exc}",
-                traceback=traceback.format_exc(),
-            )
+            _record_error(run, rank, exc)
         raise
     finally:
         if dist.is_initialized():

@@ -1,33 +1,54 @@
-"""The launcher-side process of a run: runs torchrun's agent and records how the run ended.
+"""The launcher-side process of a run: owns the run, runs torchrun's agent, records the outcome.
 
 ``python -m backends.train.supervise --run-dir RUN -- <torchrun arguments>``
-is what :func:`backends.launch.launch` starts. It runs torchrun's own
-launcher in this process (``torch.distributed.run``: same arguments, same
-behaviour) so that its outcome arrives as objects, not console text: when a
-rank fails, the ``failed`` event names the root-cause rank, its exit code or
-signal, its traceback (from the error file ``@record`` wrote) and the tail of
-its stderr log. SIGTERM here is forwarded to the ranks by torchrun; they save
-a checkpoint and rank 0 records ``stopped``.
+is what :func:`backends.launch.start` starts. First it takes its share of
+the run's live lock (held until it exits or dies: the kernel drops it), so
+the run reads as live and no second launch can start. Then it runs
+torchrun's own launcher in this process (``torch.distributed.run``: same
+arguments, same behaviour, with the loopback rendezvous registered) so that
+the outcome arrives as objects, not console text: when a rank fails, the
+``failed`` event names the root-cause rank, its exit code or signal, its
+traceback (from the error file ``@record`` wrote) and the tail of its stderr
+log. SIGTERM here is forwarded to the ranks by torchrun; they save a
+checkpoint and rank 0 records ``stopped``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import Any
 
-from backends.launch import describe_failures, torchrun_log_dir
-from backends.runs import TERMINAL_EVENTS, RunDir, read_events, record_event
+from backends.launch.failures import describe_failures, torchrun_log_dir
+from backends.launch.ownership import hold_live, read_run_info
+from backends.launch.state import ENDINGS
+from backends.runs import RunDir, read_events, record_event
 
 
-def _ended(run: RunDir) -> bool:
-    return any(e.get("kind") in TERMINAL_EVENTS for e in read_events(run)[-20:])
+def _ended_since_start(run: RunDir) -> bool:
+    """Whether an end (finished, stopped, killed, failed) was recorded since this launch."""
+    launched = read_run_info(run).get("started")
+    since = float(launched) if isinstance(launched, int | float) else 0.0
+    return any(
+        e.get("kind") in ENDINGS and isinstance(e.get("t"), int | float) and e["t"] >= since
+        for e in read_events(run)
+    )
 
 
 def _latest_checkpoint(run: RunDir) -> str | None:
-    from backends.checkpoint import list_checkpoints
+    from backends.launch.service import list_checkpoints
 
-    found = list_checkpoints(run.checkpoints_dir)
-    return str(found[-1]) if found else None
+    found = list_checkpoints(run)
+    return str(found[-1].path) if found else None
+
+
+def _record(run: RunDir, kind: str, **fields: Any) -> None:
+    try:
+        record_event(run, kind, **fields)
+    except OSError as exc:  # a full disk: say it where a person looks, the launcher log
+        print(f"could not record the {kind!r} event in {run.events_path}: {exc}; "
+              f"the run ended with {fields}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,33 +60,37 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m backends.train.supervise")
     parser.add_argument("--run-dir", required=True)
     args = parser.parse_args(argv[:split])
-    run = RunDir(__import__("pathlib").Path(args.run_dir))
+    run = RunDir(Path(args.run_dir))
+    hold_live(run)  # for this process's whole life; the kernel releases it when we die
 
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args
     from torch.distributed.run import run as torchrun
 
+    from backends.launch.loopback import register
+
+    register()
     try:
         torchrun(parse_args(argv[split + 1 :]))
     except ChildFailedError as exc:
-        if not any(e.get("kind") == "stopped" for e in read_events(run)[-5:]):
-            record_event(run, "failed", **describe_failures(exc.failures, torchrun_log_dir(run)))
+        if not _ended_since_start(run):
+            _record(run, "failed", **describe_failures(exc.failures, torchrun_log_dir(run)))
         return 1
     except SignalException as exc:
-        if not _ended(run):
-            record_event(
+        if not _ended_since_start(run):
+            _record(
                 run, "stopped", signal=exc.sigval.name, checkpoint=_latest_checkpoint(run),
                 note="the ranks did not finish their step in time; the last checkpoint is kept",
             )
         return 0
     except Exception as exc:  # rendezvous errors, bad arguments: nothing ran
-        if not _ended(run):
-            record_event(run, "failed", rank=None, exit_code=None, message=f"{type(exc).__name__}: {exc}")
+        if not _ended_since_start(run):
+            _record(run, "failed", rank=None, exit_code=None, message=f"{type(exc).__name__}: {exc}")
         raise
-    if not _ended(run):
-        record_event(run, "failed", rank=None, exit_code=0,
-                     message="the ranks exited without recording the end of training")
+    if not _ended_since_start(run):
+        _record(run, "failed", rank=None, exit_code=0,
+                message="the ranks exited without recording the end of training")
         return 1
     return 0
 

@@ -69,6 +69,28 @@ class Reference:
     color: str = "#b000b0"  # magenta: apart from the rank colours, seen on light and dark
 
 
+# A wall-time gap longer than this many typical intervals (and at least GAP_FLOOR_S) is a break.
+GAP_FACTOR = 20.0
+GAP_FLOOR_S = 5.0
+
+
+def segment_breaks(step: np.ndarray, time: np.ndarray, x_time: bool) -> np.ndarray:
+    """Indices ``i`` after which the curve must not connect to point ``i + 1``.
+
+    Steps that do not increase mark a resume from an earlier checkpoint; on the
+    wall-time axis a pause much longer than the usual interval marks a stop
+    and a later resume.
+    """
+    if len(step) < 2:
+        return np.empty(0, dtype=np.intp)
+    breaks = np.diff(step) <= 0
+    if x_time:
+        gaps = np.diff(time)
+        typical = float(np.median(gaps)) if gaps.size else 0.0
+        breaks |= gaps > max(GAP_FLOOR_S, GAP_FACTOR * typical)
+    return np.flatnonzero(breaks)
+
+
 class _Curve:
     """A spec with its two plot items (faint raw, smoothed) and what it last drew."""
 
@@ -117,9 +139,15 @@ class _Curve:
             raw, y = raw * self.spec.scale, y * self.spec.scale
         # Only finite values are stored; in log mode pyqtgraph must drop non-positive ones.
         skip = not options.log_y
-        self.main.setData(x, y, skipFiniteCheck=skip)
+        connect = "all"
+        breaks = segment_breaks(series.step.view, series.time.view, options.x_time)
+        if breaks.size:
+            # A stop and a resume (or a resume from an earlier checkpoint): no line across the gap.
+            x, y, raw = (np.insert(np.asarray(a, dtype=float), breaks + 1, np.nan) for a in (x, y, raw))
+            connect, skip = "finite", False
+        self.main.setData(x, y, skipFiniteCheck=skip, connect=connect)
         if smooth:
-            self.raw.setData(x, raw, skipFiniteCheck=skip)
+            self.raw.setData(x, raw, skipFiniteCheck=skip, connect=connect)
             self.raw.show()
         elif self._raw is not None:
             self._raw.setData([], [])

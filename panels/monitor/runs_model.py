@@ -17,8 +17,10 @@ STATUS_COLORS = {
     "running": "#1f77b4",
     "finished": "#2ca02c",
     "stopped": "#b8860b",
+    "killed": "#8c564b",
     "failed": "#d62728",
     "lost": "#7f7f7f",
+    "unreadable": "#e377c2",
 }
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -104,7 +106,7 @@ class RunsModel(QAbstractTableModel):
             color = STATUS_COLORS.get(run.status)
             return QColor(color) if color else None
         if role == Qt.ItemDataRole.ToolTipRole:
-            return run.problem or str(run.path)
+            return run.problem or run.reason or str(run.path)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in ("Step", "Loss"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

@@ -22,9 +22,12 @@ def config(**values) -> TrainConfig:
 
 
 def test_single_node_command_is_torchrun_from_this_python_on_loopback(tmp_path):
-    command = launch.build_command(config(), tmp_path / "r", port=29123)
+    command = launch.build_command(config(), tmp_path / "r")
     assert command[:3] == [sys.executable, "-m", "torch.distributed.run"]
-    assert command[command.index("--rdzv-endpoint") + 1] == "127.0.0.1:29123"
+    # The workbench's own rendezvous: the store binds 127.0.0.1 at a port the kernel picks.
+    assert command[command.index("--rdzv-backend") + 1] == "workbench-loopback"
+    assert command[command.index("--rdzv-endpoint") + 1] == "127.0.0.1:0"
+    assert launch.worker_env(config())["GLOO_SOCKET_IFNAME"] == "lo"
     assert command[command.index("--nproc-per-node") + 1] == "2"
     assert command[command.index("--log-dir") + 1] == str((tmp_path / "r" / "logs" / "torchrun").absolute())
     assert command[-4:] == ["-m", "backends.train", "--run-dir", str((tmp_path / "r").absolute())]
@@ -53,12 +56,14 @@ def test_multi_node_commands_share_one_rendezvous_hosted_by_node_0(tmp_path):
 
 
 def test_slurm_script_runs_torchrun_on_every_node(tmp_path):
-    script = launch.build_slurm_script(config(nnodes=2, nproc=4), tmp_path, partition="gpu")
+    script = launch.build_slurm_script(config(nnodes=2, nproc=4, device="auto"), tmp_path,
+                                       partition="gpu")
     assert script.startswith("#!/bin/bash\n")
     for line in ("#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=1", "#SBATCH --gpus-per-node=4",
                  "#SBATCH --partition=gpu"):
         assert line in script
-    assert "--rdzv-endpoint ${HEAD}:29500" in script and "--rdzv-id $SLURM_JOB_ID" in script
+    assert '--rdzv-endpoint "${HEAD}":29500' in script and '--rdzv-id "${SLURM_JOB_ID}"' in script
+    assert "GLOO_SOCKET_IFNAME" not in script  # several nodes talk over the network
     assert "srun" in script and "backends.train" in script
     path = tmp_path / "job.sh"
     path.write_text(script)
@@ -87,8 +92,9 @@ def test_kill_ends_every_recorded_session_and_keeps_the_run(tmp_path):
     for worker in workers:
         assert worker.wait(timeout=10) == -signal.SIGKILL
     assert not launch.is_alive(run)
-    assert status_from_events(read_events(run)) == "stopped"
-    assert read_events(run)[-1]["killed"] is True
+    assert launch.run_state(run).status == "killed"  # not "stopped": that word means graceful
+    assert status_from_events(read_events(run)) == "killed"
+    assert read_events(run)[-1]["by"] == "user"
 
 
 def test_a_reused_pid_is_not_mistaken_for_the_run(tmp_path):
@@ -107,7 +113,9 @@ def test_a_reused_pid_is_not_mistaken_for_the_run(tmp_path):
 def test_stop_writes_the_stop_file_then_sends_sigterm_to_the_launcher(tmp_path):
     run = create_run(tmp_path, "r", {})
     launcher = _sleeper(run.path, handle_term=True)
-    with launch._locked_info(run) as info:
+    from backends.launch.ownership import locked_info
+
+    with locked_info(run) as info:
         info["launcher_pid"] = launcher.pid
     start = time.monotonic()
     launch.stop(run, sigterm_after=0.3)
@@ -147,12 +155,17 @@ def test_launcher_starts_in_its_own_session(tmp_path, monkeypatch):
             started.update(kwargs, argv=argv)
             self.pid = 424242
 
-    monkeypatch.setattr(launch.subprocess, "Popen", FakePopen)
+        def poll(self):
+            return 0
+
+    from backends.launch import control
+
+    monkeypatch.setattr(control.subprocess, "Popen", FakePopen)
     run = create_run(tmp_path, "r", {})
-    info = launch.launch(run, config(), port=29999)
+    info = launch.start(run, config())
     assert started["start_new_session"] is True
     assert started["argv"][1:3] == ["-m", "backends.train.supervise"]
     assert started["env"]["OMP_NUM_THREADS"] == "1"
     recorded = launch.read_run_info(run)
     assert recorded["launcher_pid"] == info.pid == 424242
-    assert recorded["command"] == info.command and "127.0.0.1:29999" in recorded["shell"]
+    assert recorded["command"] == info.command and "127.0.0.1:0" in recorded["shell"]

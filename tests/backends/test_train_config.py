@@ -115,7 +115,11 @@ def test_the_command_line_prints_the_commands_it_would_run(tmp_path, capsys):
     assert main(["--runs-dir", str(tmp_path), "train", "gpt-tiny", "--set", "strategy=ddp",
                  "--set", "nproc=2", "--print-command", "torchrun"]) == 0
     line = capsys.readouterr().out.strip()
-    assert line.startswith("PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 ") and "--nproc-per-node 2" in line
+    assert "OMP_NUM_THREADS=1 " in line and "--nproc-per-node 2" in line
+    # The run folder the command names is prepared: config written, status created.
+    assert (tmp_path / "gpt-tiny" / "config.toml").is_file() and str(tmp_path / "gpt-tiny") in line
     assert main(["--runs-dir", str(tmp_path), "train", "gpt-tiny", "--set", "strategy=ddp",
                  "--set", "nnodes=2", "--set", "rdzv_endpoint=n0:29500", "--print-command", "nodes"]) == 0
-    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [ln for ln in lines if ln.startswith("# node")] == ["# node 0", "# node 1"]
+    assert len([ln for ln in lines if "torch.distributed.run" in ln]) == 2

@@ -38,7 +38,7 @@ def tiny_gpt(**overrides: Any) -> TrainConfig:
 
 def start(runs_dir: Path, config: TrainConfig) -> launch.LaunchInfo:
     run = create_run(runs_dir, config.name, config.to_dict())
-    return launch.launch(run, config)
+    return launch.start(run, config)
 
 
 def finish(info: launch.LaunchInfo, timeout: float = RUN_TIMEOUT) -> str:

@@ -36,7 +36,7 @@ def test_sigterm_checkpoints_and_the_resumed_run_continues_exactly(tmp_path):
     # Resume in place for three more steps ...
     resumed = TrainConfig.from_dict({**config.to_dict(), "steps": step + 3, "resume": str(info.run.path)})
     write_toml_atomic(info.run.config_path, resumed.to_dict())
-    again = launch.launch(info.run, resumed)
+    again = launch.start(info.run, resumed)
     assert finish(again) == "finished"
     losses = rank_losses(info.run)
     assert sorted(losses) == list(range(1, step + 4))  # no step lost, none repeated

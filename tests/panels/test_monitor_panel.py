@@ -384,7 +384,7 @@ def test_real_ddp_run_grows_reattaches_and_reports_a_killed_rank(qtbot, context)
                   checkpoint_every=0)
     run = create_run(context.runs_dir, "ddp", config)
     window, panel = open_window()
-    launch.launch(run, TrainConfig.from_dict(config))
+    launch.start(run, TrainConfig.from_dict(config))
     try:
         window.context.events.sig_run_launched.emit(run.path)
         # Curve data grows while the two ranks train; memory has one curve per rank.

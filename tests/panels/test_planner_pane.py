@@ -177,7 +177,7 @@ class FakeLaunch:
 
 def test_sweep_launches_one_after_another_and_checks_first(tmp_path, monkeypatch):
     fake = FakeLaunch()
-    monkeypatch.setattr(launch_module, "launch", fake)
+    monkeypatch.setattr(launch_module, "start", fake)
     base = {"name": "s", "model": "gpt", "steps": 5, "model_config": dict(TINY)}
     # One size that cannot work stops the sweep before anything starts.
     with pytest.raises(PlanError, match="s-n_embd15"):
@@ -197,7 +197,7 @@ def test_sweep_launches_one_after_another_and_checks_first(tmp_path, monkeypatch
 
 def test_sweep_box_launches_from_the_launcher(qtbot, launcher, monkeypatch):
     fake = FakeLaunch()
-    monkeypatch.setattr(launch_module, "launch", fake)
+    monkeypatch.setattr(launch_module, "start", fake)
     box = launcher.sweep
     box.key_box.setEditText("n_layer")
     box.values_edit.setText("1, 2")

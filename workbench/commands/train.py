@@ -1,10 +1,11 @@
-"""``workbench train``: launch a training run from a preset or a TOML config and report how it ended."""
+"""``workbench train``: launch, resume or export a training run through the launch service."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from workbench.commands import CommandError
 
 VERB = "train"
 HELP = "train a model from a preset or TOML config (torchrun); --json prints a summary"
+_PROGRESS_INTERVAL_S = 0.5
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "config",
         metavar="PRESET_OR_TOML",
         help="a preset name (gpt-tiny, dcgan-tiny, vae-tiny, classifier-tiny), a .toml file, "
-        "or with --resume a run folder",
+        "or with --resume a run name or run folder",
     )
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -27,54 +29,67 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--set model_config.n_layer=4 (repeatable)",
     )
     parser.add_argument("--resume", action="store_true",
-                        help="continue the run folder given as PRESET_OR_TOML from its last checkpoint")
+                        help="continue the run named by PRESET_OR_TOML from its latest checkpoint")
+    parser.add_argument("--from-checkpoint", metavar="STEP", default=None,
+                        help="with --resume: the checkpoint step to continue from "
+                        "(see workbench runs RUN --checkpoints)")
     parser.add_argument("--detach", action="store_true",
                         help="start the run and return at once; watch it in the GUI or its run folder")
     parser.add_argument(
         "--print-command", choices=("torchrun", "nodes", "slurm"), default=None,
-        help="print the command(s) that would run (one per node, or a Slurm script) and exit",
+        help="prepare the run folder and print the command(s) that start it (one per node, or a "
+        "Slurm script); run them as printed",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
 
-def _load_config(args: argparse.Namespace) -> tuple[Any, Path | None]:
-    from backends.runs import RunDirError, open_run, read_config
+def _load_config(source: str, overrides: list[str]) -> Any:
+    import tomllib
+
     from backends.train.config import TrainConfig
 
-    source = args.config
-    if args.resume:
-        try:
-            run = open_run(source)
-            config = TrainConfig.from_dict(read_config(run))
-        except RunDirError as exc:
-            raise CommandError(f"--resume needs a run folder: {exc}") from exc
-        return config.with_overrides([*args.overrides, f"resume={json.dumps(str(run.path))}"]), run.path
     path = Path(source)
     if not path.suffix and not path.exists():
         from resources import resource_path
 
         preset = resource_path("presets", f"{source}.toml")
         if not preset.is_file():
-            names = sorted(p.name[:-5] for p in resource_path("presets").iterdir() if p.name.endswith(".toml"))
+            names = sorted(p.name[:-5] for p in resource_path("presets").iterdir()
+                           if p.name.endswith(".toml"))
             raise CommandError(
                 f"no preset named {source!r}: choose one of {', '.join(names)} or give a .toml file"
             )
-        config = TrainConfig.from_dict(__import__("tomllib").loads(preset.read_text(encoding="utf-8")))
+        config = TrainConfig.from_dict(tomllib.loads(preset.read_text(encoding="utf-8")))
     else:
         if not path.is_file():
             raise CommandError(f"config file {path} does not exist")
         config = TrainConfig.from_toml(path)
-    return config.with_overrides(args.overrides), None
+    return config.with_overrides(overrides)
+
+
+def _run_folder(source: str, runs_dir: Path) -> Path:
+    """A run given by folder, or by name inside the runs folder."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return path
+    if (runs_dir / source).is_dir():
+        return runs_dir / source
+    raise CommandError(f"no run {source!r}: give a run folder, or the name of a run in {runs_dir} "
+                       "(see workbench runs)")
 
 
 def _summary(run: Any, status: str) -> dict[str, Any]:
+    from backends.launch import run_state
     from backends.runs import read_events
 
     events = read_events(run)
-    end = next((e for e in reversed(events) if e.get("kind") in ("finished", "stopped", "failed")), {})
+    end = next((e for e in reversed(events)
+                if e.get("kind") in ("finished", "stopped", "killed", "failed")), {})
+    state = run_state(run, events)
     summary: dict[str, Any] = {
         "run_dir": str(run.path),
         "status": status,
+        "reason": state.reason or None,
         "final_loss": end.get("final_loss"),
         "step": end.get("step"),
         "checkpoint": end.get("checkpoint"),
@@ -89,80 +104,113 @@ def _summary(run: Any, status: str) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from backends import launch
-    from backends.checkpoint import CheckpointError
-    from backends.data.errors import DataError
-    from backends.models import ConfigError
-    from backends.runs import DEFAULT_RUNS_DIR, RunDir, RunDirError, create_run, write_toml_atomic
-    from backends.train.config import TrainConfigError, validate
-    from backends.train.data import check_data
+    from backends.train.config import TrainConfigError
 
+    runs_dir = Path(getattr(args, "runs_dir", "runs"))
     try:
-        config, resume_dir = _load_config(args)
-        if config.data.path:
-            config.data.path = str(Path(config.data.path).expanduser().absolute())
-        if config.resume:
-            config.resume = str(Path(config.resume).expanduser().absolute())
-        validate(config)
-        if args.print_command:
-            target = Path(getattr(args, "runs_dir", DEFAULT_RUNS_DIR)) / (config.name or config.model)
-            print(_export(config, target, args.print_command, launch))
-            return 0
-        data = check_data(config)
-        if config.resume:
-            from backends.checkpoint import check_resumable
-            from backends.models import MODELS
-            from backends.parallel import STRATEGIES
-
-            full = MODELS[config.model].config_class.from_dict({**config.model_config, **data.model_fields})
-            check_resumable(config.resume, model=config.model, model_config=full.to_dict(),
-                            sharded=STRATEGIES[config.strategy].sharded)
-    except (ConfigError, TrainConfigError, DataError, CheckpointError) as exc:
-        raise CommandError(str(exc)) from exc
-    try:
-        if resume_dir is not None:
-            run_dir = RunDir(resume_dir)
-            write_toml_atomic(run_dir.config_path, config.to_dict())
+        if args.resume:
+            info = launch.resume(_run_folder(args.config, runs_dir),
+                                 checkpoint=args.from_checkpoint, overrides=args.overrides)
+            print(f"resuming {info.run.path} from the checkpoint of step {info.resumed_from}",
+                  file=sys.stderr)
         else:
-            run_dir = create_run(getattr(args, "runs_dir", DEFAULT_RUNS_DIR), config.name or config.model,
-                                 config.to_dict())
-    except RunDirError as exc:
+            if args.from_checkpoint is not None:
+                raise CommandError("--from-checkpoint needs --resume and a run to resume")
+            config = _load_config(args.config, args.overrides)
+            if args.print_command:
+                return _print_command(config, runs_dir, args)
+            info = launch.launch(config, runs_dir)
+    except (launch.LaunchError, TrainConfigError) as exc:
         raise CommandError(str(exc)) from exc
-    if config.nnodes > 1:
-        raise CommandError(
-            f"nnodes={config.nnodes}: start each node's command yourself "
-            "(workbench train ... --print-command nodes, or --print-command slurm)"
-        )
-    info = launch.launch(run_dir, config)
     if args.detach:
-        out = {"run_dir": str(run_dir.path), "status": "running", "pid": info.pid, "command": info.command}
-        print(json.dumps(out) if args.json else f"started {run_dir.path} (pid {info.pid})")
+        out = {"run_dir": str(info.run.path), "status": "running", "pid": info.pid,
+               "command": info.command, "resumed_from": info.resumed_from}
+        print(json.dumps(out) if args.json else f"started {info.run.path} (pid {info.pid})")
         return 0
+    show_progress = not args.json and sys.stderr.isatty()
     if not args.json:
-        print(f"training in {run_dir.path}; Ctrl-C stops it (a checkpoint is kept)", file=sys.stderr)
+        print(f"training in {info.run.path}; Ctrl-C stops it (a checkpoint is kept)", file=sys.stderr)
     try:
-        status = launch.wait(info)
+        status = _wait(info, show_progress)
     except KeyboardInterrupt:
-        print("stopping: finishing the step and saving a checkpoint...", file=sys.stderr)
-        launch.stop(run_dir, sigterm_after=10.0)
+        print("\nstopping: finishing the step and saving a checkpoint...", file=sys.stderr)
+        launch.stop(info.run, sigterm_after=10.0)
         status = launch.wait(info)
-    summary = _summary(run_dir, status)
+    summary = _summary(info.run, status)
     if args.json:
         print(json.dumps(summary))
     else:
         loss = summary["final_loss"]
-        print(f"{status}: {run_dir.path} at step {summary['step']}"
+        print(f"{status}: {info.run.path} at step {summary['step']}"
               + (f", loss {loss:.4f}" if isinstance(loss, float) else ""))
-        if status == "failed":
-            failure = summary["failure"]
-            print(f"rank {failure['rank']} failed (exit code {failure['exit_code']}): "
-                  f"{failure['message']}", file=sys.stderr)
+        if status == "failed" or status in ("killed", "lost"):
+            print(f"{status}: {summary['reason']}", file=sys.stderr)
     return 0 if status in ("finished", "stopped") else 1
 
 
-def _export(config: Any, run_dir: Path, kind: str, launch: Any) -> str:
-    if kind == "slurm":
-        return launch.build_slurm_script(config, run_dir)
-    env = launch.worker_env(config)
-    if kind == "nodes" or config.nnodes > 1:
-        return "\n".join(launch.shell_line(c, env) for c in launch.build_node_commands(config, run_dir))
-    return launch.shell_line(launch.build_command(config, run_dir), env)
+def _print_command(config: Any, runs_dir: Path, args: argparse.Namespace) -> int:
+    from backends import launch
+
+    run = launch.prepare(config, runs_dir)
+    text = launch.export_commands(run, args.print_command)
+    if args.json:
+        print(json.dumps({"run_dir": str(run.path), "status": "created", "kind": args.print_command,
+                          "commands": text, "exposure": launch.exposure_note(config)}))
+        return 0
+    print(text)
+    print(f"prepared {run.path} (status created): run the command as printed to start it; "
+          f"{launch.exposure_note(config)}", file=sys.stderr)
+    return 0
+
+
+def _wait(info: Any, show_progress: bool) -> str:
+    """Wait for the run to end; on a terminal, keep one line of progress up to date."""
+    from backends import launch
+
+    if not show_progress:
+        return launch.wait(info)
+    line = ProgressLine(info.run)
+    while info.process is not None and info.process.poll() is None:
+        text = line.update()
+        if text:
+            print(f"\r{text}\033[K", end="", file=sys.stderr, flush=True)
+        time.sleep(_PROGRESS_INTERVAL_S)
+    print(file=sys.stderr)
+    return launch.wait(info)
+
+
+class ProgressLine:
+    """step / total, loss, steps/s and ETA from rank 0's records, read incrementally."""
+
+    def __init__(self, run: Any) -> None:
+        from backends.runs import JsonlTail, read_config
+
+        self._tail = JsonlTail(run.metrics_path(0))
+        try:
+            self.total = int(read_config(run).get("steps") or 0)
+        except (ValueError, TypeError, OSError):
+            self.total = 0
+        self._first: tuple[float, int] | None = None
+        self._last: dict[str, Any] | None = None
+
+    def update(self) -> str:
+        for record in self._tail.read_new():
+            if record.get("kind") == "train" and isinstance(record.get("step"), int):
+                if self._first is None:
+                    self._first = (float(record.get("t", time.time())), record["step"])
+                self._last = record
+        if self._last is None or self._first is None:
+            return "starting..."
+        step = self._last["step"]
+        elapsed = float(self._last.get("t", time.time())) - self._first[0]
+        rate = (step - self._first[1]) / elapsed if elapsed > 0 else 0.0
+        loss = self._last.get("loss")
+        eta = (self.total - step) / rate if rate > 0 and self.total else None
+        parts = [f"step {step}/{self.total or '?'}"]
+        if isinstance(loss, int | float):
+            parts.append(f"loss {loss:.4f}")
+        if rate > 0:
+            parts.append(f"{rate:.2f} steps/s")
+        if eta is not None:
+            parts.append(f"ETA {int(eta) // 60}:{int(eta) % 60:02d}")
+        return "  ".join(parts)

@@ -1,0 +1,71 @@
+"""The launch service: one Qt-free place that starts, watches and ends training runs.
+
+Both ``workbench train`` / ``workbench runs`` and the GUI panels call these;
+neither keeps launch or status logic of its own.
+
+- :mod:`~backends.launch.service`: prepare a run folder, launch, resume from
+  any checkpoint, list checkpoints, export the commands that start a run.
+- :mod:`~backends.launch.control`: start under a supervisor, stop, kill, wait.
+- :mod:`~backends.launch.state`: the one function that says what a run is
+  doing (running, finished, stopped, killed, failed, lost, unreadable).
+- :mod:`~backends.launch.ownership`: one owner per run (kernel-released
+  locks), recorded pids.
+- :mod:`~backends.launch.commands`: torchrun lines, per-node lines, Slurm
+  scripts, every value quoted.
+- :mod:`~backends.launch.loopback`: the single-node rendezvous that keeps
+  every socket of a run on 127.0.0.1.
+- :mod:`~backends.launch.guard`: ranks end when their launcher is gone.
+- :mod:`~backends.launch.failures`: the root cause of a failed run.
+"""
+
+from __future__ import annotations
+
+from backends.launch.commands import (
+    build_command,
+    build_node_commands,
+    build_slurm_script,
+    exposure_note,
+    free_port,
+    shell_line,
+    worker_env,
+)
+from backends.launch.control import (
+    LAUNCHER_LOG,
+    STOP_FILE,
+    LaunchInfo,
+    kill,
+    remove_interrupted_checkpoints,
+    start,
+    stop,
+    wait,
+)
+from backends.launch.errors import LaunchError, RunBusyError
+from backends.launch.failures import describe_failures, log_tail, torchrun_log_dir
+from backends.launch.ownership import (
+    is_alive,
+    is_live,
+    live_pids,
+    read_run_info,
+    register_worker,
+)
+from backends.launch.service import (
+    CheckpointInfo,
+    export_commands,
+    launch,
+    list_checkpoints,
+    next_free_name,
+    prepare,
+    resume,
+    start_prepared,
+)
+from backends.launch.state import STATES, RunState, list_runs, run_state, summary_for
+
+__all__ = [
+    "LAUNCHER_LOG", "STATES", "STOP_FILE", "CheckpointInfo", "LaunchError", "LaunchInfo",
+    "RunBusyError", "RunState", "build_command", "build_node_commands", "build_slurm_script",
+    "describe_failures", "export_commands", "exposure_note", "free_port", "is_alive", "is_live",
+    "kill", "launch", "list_checkpoints", "list_runs", "live_pids", "log_tail", "next_free_name",
+    "prepare", "read_run_info", "register_worker", "remove_interrupted_checkpoints", "resume",
+    "run_state", "shell_line", "start", "start_prepared", "stop", "summary_for",
+    "torchrun_log_dir", "wait", "worker_env",
+]
