@@ -20,6 +20,7 @@ torch.distributed.checkpoint's own record classes (:class:`SafeDCPReader`).
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -347,11 +348,25 @@ def save_checkpoint(
         return _write_checkpoint(tmp, final, checkpoints_dir, step, root=root, optimizers=optimizers,
                                  train_state=train_state, meta=meta, sharded=sharded,
                                  full_weights=full_weights, rank=rank, keep=keep)
-    except OSError:
+    except (OSError, RuntimeError) as exc:
         # A full disk (or any write error): no half-written checkpoint is left to mislead a resume.
+        # torch.save reports a full disk as a RuntimeError of its zip writer: ask the disk.
+        full = _disk_full(checkpoints_dir, exc)
         if rank == 0:
             shutil.rmtree(tmp, ignore_errors=True)
+        if full:
+            raise OSError(errno.ENOSPC, f"no space left while writing checkpoint {name}",
+                          str(tmp)) from exc
         raise
+
+
+def _disk_full(folder: Path, exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    try:
+        return shutil.disk_usage(folder).free < 1024 * 1024
+    except OSError:
+        return False
 
 
 def _write_checkpoint(

@@ -177,10 +177,16 @@ def kill(run: RunDir, *, wait_s: float = 5.0) -> list[int]:
                 else:
                     os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
-    deadline = time.monotonic() + wait_s
-    while live_pids(run) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # A killed process looks dead (a zombie leader) while its other threads still tear down and
+    # hold its files: the run is over when its live lock is free too.
+    _settle(run, wait_s)
     return killed
+
+
+def _settle(run: RunDir, wait_s: float) -> None:
+    deadline = time.monotonic() + wait_s
+    while (live_pids(run) or is_live(run)) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def wait(target: LaunchInfo | RunDir, timeout: float | None = None, poll: float = 0.2) -> str:
@@ -193,6 +199,7 @@ def wait(target: LaunchInfo | RunDir, timeout: float | None = None, poll: float 
     while True:
         if process is not None:
             if process.poll() is not None:
+                _settle(run, 5.0)  # its ranks' teardown ends a moment after the launcher's
                 break
         elif not is_alive(run):
             break

@@ -78,6 +78,31 @@ def describe_failures(failures: dict[int, Any], log_dir: Path) -> dict[str, Any]
     return root
 
 
+def describe_from_rank_errors(run: RunDir, since: float, exc: BaseException) -> dict[str, Any]:
+    """The ``failed`` fields when torchrun itself could not say (its error file was unreadable).
+
+    The ranks' own ``error`` events (written before they died) name the rank
+    and the exception; a full disk is named as such.
+    """
+    from backends.runs import read_events
+
+    errors = [e for e in read_events(run) if e.get("kind") == "error"
+              and isinstance(e.get("t"), int | float) and e["t"] >= since]
+    if not errors:
+        message = f"{type(exc).__name__}: {exc}"
+        return {"rank": None, "exit_code": None,
+                "message": f"disk full: {message}" if is_disk_full(message) else message}
+    first = errors[0]
+    rank = first.get("rank")
+    message = str(first.get("message") or "")
+    tail = log_tail(torchrun_log_dir(run), int(rank)) if isinstance(rank, int) else None
+    if is_disk_full(f"{message}\n{first.get('traceback') or ''}\n{tail or ''}") and \
+            not message.startswith("disk full"):
+        message = f"disk full: {message}"
+    return {"rank": rank, "exit_code": None, "message": message,
+            "traceback": first.get("traceback"), "log_tail": tail}
+
+
 def log_tail(log_dir: Path, local_rank: int, lines: int = 40) -> str | None:
     """The last ``lines`` lines of a rank's stderr from torchrun's newest log folder."""
     try:

@@ -20,16 +20,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from backends.launch.failures import describe_failures, torchrun_log_dir
+from backends.launch.failures import (
+    describe_failures,
+    describe_from_rank_errors,
+    torchrun_log_dir,
+)
 from backends.launch.ownership import hold_live, read_run_info
 from backends.launch.state import ENDINGS
 from backends.runs import RunDir, read_events, record_event
 
 
+def _launched_at(run: RunDir) -> float:
+    launched = read_run_info(run).get("started")
+    return float(launched) if isinstance(launched, int | float) else 0.0
+
+
 def _ended_since_start(run: RunDir) -> bool:
     """Whether an end (finished, stopped, killed, failed) was recorded since this launch."""
-    launched = read_run_info(run).get("started")
-    since = float(launched) if isinstance(launched, int | float) else 0.0
+    since = _launched_at(run)
     return any(
         e.get("kind") in ENDINGS and isinstance(e.get("t"), int | float) and e["t"] >= since
         for e in read_events(run)
@@ -84,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
                 note="the ranks did not finish their step in time; the last checkpoint is kept",
             )
         return 0
-    except Exception as exc:  # rendezvous errors, bad arguments: nothing ran
+    except Exception as exc:  # rendezvous errors, bad arguments, an unreadable error file
         if not _ended_since_start(run):
-            _record(run, "failed", rank=None, exit_code=None, message=f"{type(exc).__name__}: {exc}")
+            _record(run, "failed", **describe_from_rank_errors(run, _launched_at(run), exc))
         raise
     if not _ended_since_start(run):
         _record(run, "failed", rank=None, exit_code=0,

@@ -208,10 +208,15 @@ def test_disk_full_is_one_line_up_front_and_a_failed_event_during_a_run(tmp_path
     assert "Traceback" not in full.stderr and len(full.stderr.strip().splitlines()) == 1
     assert full.stdout.split("rc=2")[1].split() == ["filler"]  # no run folder left behind
 
-    # 2. Room to start, not to finish: the checkpoints fill the disk.
+    # 2. Room to start, not to finish: once training runs, something else fills the disk up to
+    # less than a checkpoint, and the next checkpoint meets a full disk.
+    metrics = runs / "gpt-tiny" / "metrics" / "rank_0.jsonl"
+    filler = (f"while [ ! -s {metrics} ]; do sleep 0.1; done; "
+              f"head -c $(( $(df --output=avail -B1 {runs} | tail -1) - 600000 )) /dev/zero "
+              f"> {runs}/filler")
     during = in_small_disk(
-        "70m", f"{python} -m workbench --runs-dir {runs} train gpt-tiny --set steps=100000 "
-        "--set checkpoint_every=5 --set keep_checkpoints=1000 --json; "
+        "70m", f"({filler}) & {python} -m workbench --runs-dir {runs} train gpt-tiny "
+        "--set steps=100000 --set checkpoint_every=5 --set keep_checkpoints=1000 --json; "
         f"cat {runs}/gpt-tiny/events.jsonl; ls -A {runs}/gpt-tiny/checkpoints")
     summary = json.loads(during.stdout.splitlines()[0])
     assert summary["status"] == "failed"
