@@ -19,6 +19,7 @@ and the Scaling tab fits a scaling law to the runs folder's finished runs
 from __future__ import annotations
 
 import dataclasses
+import html
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -611,6 +612,8 @@ class MonitorPanel(QWidget):
             state.metrics.add_records(rank, records)
 
     def _on_events(self, path: Path, events: list[dict[str, Any]]) -> None:
+        if self._closed:  # a batch the watcher sent just before it stopped
+            return
         path = Path(path)
         state = self.runs.get(path)
         if state is None:
@@ -884,10 +887,13 @@ class MonitorPanel(QWidget):
             config.get("nproc", 1), int) and isinstance(config.get("nnodes", 1), int) else "?"
         extra = f" + {len(self.shown) - 1} more" if len(self.shown) > 1 else ""
         status = self.status_of(current.path)
+        summary = self.runs_model.find(current.path)
+        reason = (summary.problem or summary.reason) if summary is not None else None
         self.title_label.setText(
             f"<b>{current.name}</b>{extra} · {status} · "
             f"{_text(config.get('model')) or '?'} · {_text(config.get('strategy')) or '?'} "
-            f"× {world}"
+            f"× {world}" + (f"<br><span style='color: gray;'>{html.escape(reason)}</span>"
+                            if reason else "")
         )
         progress = self.progress()
         if progress is None:

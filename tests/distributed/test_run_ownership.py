@@ -222,3 +222,33 @@ def test_disk_full_is_one_line_up_front_and_a_failed_event_during_a_run(tmp_path
     assert summary["status"] == "failed"
     assert summary["failure"]["rank"] == 0 and "disk full" in summary["failure"]["message"]
     assert not [n for n in during.stdout.split() if n.startswith(".tmp_")]  # nothing torn left
+
+
+def test_a_foreground_run_shows_one_updating_progress_line_on_a_terminal(tmp_path):
+    import pty
+
+    args = [sys.executable, "-m", "workbench", "--runs-dir", str(tmp_path), "train", "gpt-tiny",
+            "--set", "steps=40", "--set", "log_every=1", "--set", "sample_every=0"]
+    master, slave = pty.openpty()
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out, _ = process.communicate(timeout=RUN_TIMEOUT)
+    os.close(master)
+    terminal = seen.decode(errors="replace")
+    updates = [part for part in terminal.split("\r") if part.startswith("step ")]
+    assert updates, terminal
+    assert "/40" in updates[-1] and "loss" in updates[-1]
+    assert any("steps/s" in u and "ETA" in u for u in updates)
+    assert out.startswith("finished:")  # the result itself goes to stdout
+    piped = workbench(tmp_path, "train", "gpt-tiny", "--set", "steps=5", "--json")
+    assert piped.returncode == 0 and "\r" not in piped.stderr
+    assert [json.loads(line)["status"] for line in piped.stdout.splitlines()] == ["finished"]
