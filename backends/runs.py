@@ -412,6 +412,7 @@ class RunSummary:
     last_step: int | None = None
     last_loss: float | None = None
     problem: str | None = None
+    source: str = "workbench"  # or "tensorboard": a folder of event files (backends.tensorboard)
 
 
 def summarize_run(run: RunDir) -> RunSummary:
@@ -449,6 +450,9 @@ def list_runs(runs_dir: str | os.PathLike[str]) -> list[RunSummary]:
         for entry in runs.iterdir()
         if entry.is_dir() and ((entry / CONFIG_FILE).exists() or (entry / EVENTS_FILE).exists())
     ]
+    from backends.tensorboard import find_runs as find_tensorboard_runs
+
+    found += find_tensorboard_runs(runs)  # TensorBoard log folders are runs too
     return sorted(found, key=lambda s: s.created or 0.0, reverse=True)
 
 

@@ -1,0 +1,154 @@
+"""TensorBoard logs read as runs, against the real writer (torch's SummaryWriter over tensorboard)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("tensorboard")
+from torch.utils.tensorboard import SummaryWriter  # noqa: E402
+
+from backends.monitor_data import RunMetrics  # noqa: E402
+from backends.run_sources import latest_sample_of, open_reader  # noqa: E402
+from backends.runs import create_run, list_runs  # noqa: E402
+from backends.tensorboard import find_runs, is_tensorboard_run  # noqa: E402
+from backends.tensorboard.reader import TensorBoardReader, event_files  # noqa: E402
+from backends.tensorboard.records import RecordTail, frame  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _values(records, tag):
+    return [(r["step"], r[tag]) for r in records if tag in r]
+
+
+def test_scalars_of_both_encodings_and_an_image_read_back_equal_while_the_writer_is_open(tmp_path):
+    folder = tmp_path / "logs" / "exp1"
+    writer = SummaryWriter(log_dir=str(folder))
+    reader = open_reader(folder)
+    assert isinstance(reader, TensorBoardReader)
+    rng = np.random.default_rng(0)
+    expected_simple = rng.normal(size=20).astype(np.float32)
+    expected_tensor = rng.normal(size=20).astype(np.float32)
+    expected_double = rng.normal(size=20)
+    for step in range(20):
+        writer.add_scalar("train/loss", expected_simple[step], step)  # simple_value
+        writer.add_scalar("train/lr", expected_tensor[step], step, new_style=True)  # float tensor
+        writer.add_scalar("eval/accuracy", expected_double[step], step, new_style=True,
+                          double_precision=True)  # double tensor
+    pixels = (rng.random((3, 6, 5)) * 255).astype(np.uint8)
+    writer.add_image("samples", pixels, 19)
+    # No flush, no close: records reach the file as they are added (no TensorFlow here).
+    records = reader.poll().metrics[0]
+    assert _values(records, "train/loss") == [(s, float(v)) for s, v in enumerate(expected_simple)]
+    assert _values(records, "train/lr") == [(s, float(v)) for s, v in enumerate(expected_tensor)]
+    assert _values(records, "eval/accuracy") == [(s, float(v)) for s, v in enumerate(expected_double)]
+    assert {r["kind"] for r in records if "eval/accuracy" in r} == {"val"}
+    assert {r["kind"] for r in records if "train/loss" in r} == {"train"}
+
+    # Appended later: only the new records come back.
+    writer.add_scalar("train/loss", 0.125, 20)
+    writer.flush()
+    assert _values(reader.poll().metrics[0], "train/loss") == [(20, 0.125)]
+    assert not reader.poll()
+    writer.close()
+
+    sample = latest_sample_of(folder)
+    assert sample is not None and sample.name == "step_0000019_samples.png"
+    assert np.array_equal(np.asarray(Image.open(sample)), pixels.transpose(1, 2, 0))
+    # The Monitor's series take them like a workbench run's.
+    metrics = RunMetrics()
+    metrics.add_records(0, records)
+    assert metrics.latest("train", "train/loss") == pytest.approx(expected_simple[-1])
+
+
+def test_a_torn_record_is_held_back_and_a_corrupt_one_is_reported(tmp_path):
+    folder = tmp_path / "torn"
+    writer = SummaryWriter(log_dir=str(folder))
+    writer.add_scalar("loss", 1.5, 1)
+    writer.close()
+    path = event_files(folder)[0]
+    whole = path.read_bytes()
+    reader = TensorBoardReader(folder)
+    first = reader.read_records()
+    assert _values(first, "loss") == [(1, 1.5)]
+
+    # Copy a second record in two halves: nothing until its last byte is there.
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+
+    event = event_pb2.Event(step=2, wall_time=2.0, summary=summary_pb2.Summary(
+        value=[summary_pb2.Summary.Value(tag="loss", simple_value=0.75)]))
+    record = frame(event.SerializeToString())
+    with open(path, "ab") as f:
+        f.write(record[:-3])
+    assert reader.read_records() == []
+    with open(path, "ab") as f:
+        f.write(record[-3:])
+    assert _values(reader.read_records(), "loss") == [(2, 0.75)]
+    assert reader.offsets()[path.name] == len(whole) + len(record)
+
+    bad = bytearray(frame(event.SerializeToString()))
+    bad[14] ^= 0xFF  # one payload byte flipped
+    with open(path, "ab") as f:
+        f.write(bytes(bad))
+    update = reader.poll()
+    assert not update.metrics and "bad data checksum" in update.problems[0]
+
+
+def test_large_records_across_read_slices(tmp_path, monkeypatch):
+    import backends.tensorboard.records as records
+
+    monkeypatch.setattr(records, "_READ_SLICE", 64)
+    path = tmp_path / "events.out.tfevents.1.host"
+    payloads = [bytes([i]) * (10 + 30 * i) for i in range(6)]
+    path.write_bytes(b"".join(frame(p) for p in payloads))
+    assert RecordTail(path).read_new() == payloads
+
+
+def test_tensorboard_folders_are_listed_as_runs_beside_workbench_runs(tmp_path):
+    runs = tmp_path / "runs"
+    create_run(runs, "own", {"model": "gpt"})
+    for sub in ("Dec07_host", "lightning_logs/version_0"):
+        with SummaryWriter(log_dir=str(runs / sub)) as writer:
+            writer.add_scalar("loss", 1.0, 1)
+    listed = {s.name: s for s in list_runs(runs)}
+    assert set(listed) == {"own", "Dec07_host", "lightning_logs/version_0"}
+    assert listed["own"].source == "workbench"
+    assert listed["Dec07_host"].source == "tensorboard" and listed["Dec07_host"].status == "live"
+    assert is_tensorboard_run(runs / "lightning_logs" / "version_0")
+    assert not is_tensorboard_run(runs / "own")
+    assert [s.name for s in find_runs(runs / "lightning_logs")] == ["version_0"]
+
+    result = subprocess.run([sys.executable, "-m", "workbench", "--runs-dir", str(runs), "runs",
+                             "--json"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["Dec07_host"]["source"] == "tensorboard" and rows["own"]["source"] == "workbench"
+
+
+def test_an_image_in_the_images_plugin_tensor_encoding(tmp_path):
+    from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((4, 4, 3), 200, np.uint8)).save(buffer, format="PNG")
+    value = summary_pb2.Summary.Value(
+        tag="gen", tensor=tensor_pb2.TensorProto(dtype=7, string_val=[b"4", b"4", buffer.getvalue()]))
+    value.metadata.plugin_data.plugin_name = "images"
+    event = event_pb2.Event(step=3, wall_time=1.0, summary=summary_pb2.Summary(value=[value]))
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    (folder / "events.out.tfevents.1.h").write_bytes(frame(event.SerializeToString()))
+    TensorBoardReader(folder).poll()
+    assert np.asarray(Image.open(latest_sample_of(folder))).min() == 200
