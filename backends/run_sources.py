@@ -12,18 +12,40 @@ from pathlib import Path
 from typing import Any
 
 from backends.monitor_data import SAMPLE_SUFFIXES, latest_sample
-from backends.runs import RunDir, RunReader
+from backends.runs import CONFIG_FILE, EVENTS_FILE, RunDir, RunReader, RunUpdate
 from backends.tensorboard import is_tensorboard_run
 
 
 def open_reader(folder: str | os.PathLike[str]) -> Any:
-    """A ``RunReader`` for a run folder, a ``TensorBoardReader`` for a log folder."""
+    """A ``RunReader`` for a run folder, a ``TensorBoardReader`` for a log folder.
+
+    A folder that is neither yet (watched before its writer starts) gets a
+    reader that decides at the first poll that finds out.
+    """
     path = Path(folder)
     if is_tensorboard_run(path):
         from backends.tensorboard.reader import TensorBoardReader
 
         return TensorBoardReader(path)
-    return RunReader(RunDir(path))
+    if (path / CONFIG_FILE).exists() or (path / EVENTS_FILE).exists():
+        return RunReader(RunDir(path))
+    return _Undecided(path)
+
+
+class _Undecided:
+    """Polls as an empty run until the folder shows what it is, then reads as that."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._reader: Any = None
+
+    def poll(self) -> RunUpdate:
+        if self._reader is None:
+            if not is_tensorboard_run(self.path) and not (self.path / CONFIG_FILE).exists() \
+                    and not (self.path / EVENTS_FILE).exists():
+                return RunUpdate()
+            self._reader = open_reader(self.path)
+        return self._reader.poll()
 
 
 def latest_sample_of(folder: str | os.PathLike[str]) -> Path | None:

@@ -83,43 +83,55 @@ class EventDecoder:
         self._event = event_class()
         self.images: dict[str, Image] = {}
         self.scalars = 0
+        self._kinds: dict[str, str] = {}
 
     def decode(self, payloads: list[bytes], out: list[dict[str, Any]]) -> None:
+        # NOTE: the hot loop of opening a long log: attribute hops on protobuf messages cost
+        # more than the parse itself, so each is done once and tag kinds are cached.
         parse = self._event.FromString
+        kinds = self._kinds
         last: dict[str, Any] | None = out[-1] if out else None
         for payload in payloads:
             event = parse(payload)
-            if not event.HasField("summary"):
+            values = event.summary.value
+            if not values:
                 continue
-            step, wall_time = int(event.step), float(event.wall_time)
-            for value in event.summary.value:
+            step = event.step
+            for value in values:
                 which = value.WhichOneof("value")
                 if which == "simple_value":
-                    number = float(value.simple_value)
+                    number = value.simple_value
                 elif which == "tensor":
+                    tensor = value.tensor
                     plugin = value.metadata.plugin_data.plugin_name
                     if plugin == "images":
-                        self._tensor_image(value, step, wall_time)
+                        self._tensor_image(value, step, event.wall_time)
                         continue
                     if plugin not in ("scalars", ""):
                         continue
-                    number = tensor_scalar(value.tensor)
-                    if number is None:
-                        continue
+                    if tensor.dtype == 1 and not tensor.tensor_content and len(tensor.float_val) == 1:
+                        number = tensor.float_val[0]
+                    else:
+                        number = tensor_scalar(tensor)
+                        if number is None:
+                            continue
                 elif which == "image":
-                    self.images[value.tag] = Image(value.tag, step, wall_time,
+                    self.images[value.tag] = Image(value.tag, step, event.wall_time,
                                                    value.image.encoded_image_string)
                     continue
                 else:
                     continue
                 tag = value.tag
-                kind = kind_of(tag)
+                kind = kinds.get(tag)
+                if kind is None:
+                    kind = kinds[tag] = kind_of(tag)
                 self.scalars += 1
                 if last is not None and last["step"] == step and last["kind"] == kind \
                         and tag not in last:
                     last[tag] = number
                 else:
-                    last = {"v": 1, "t": wall_time, "step": step, "rank": 0, "kind": kind, tag: number}
+                    last = {"v": 1, "t": event.wall_time, "step": step, "rank": 0, "kind": kind,
+                            tag: number}
                     out.append(last)
 
     def _tensor_image(self, value: Any, step: int, wall_time: float) -> None:

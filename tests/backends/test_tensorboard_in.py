@@ -152,3 +152,13 @@ def test_an_image_in_the_images_plugin_tensor_encoding(tmp_path):
     (folder / "events.out.tfevents.1.h").write_bytes(frame(event.SerializeToString()))
     TensorBoardReader(folder).poll()
     assert np.asarray(Image.open(latest_sample_of(folder))).min() == 200
+
+
+def test_a_folder_watched_before_its_writer_starts_is_read_once_it_writes(tmp_path):
+    folder = tmp_path / "early"
+    folder.mkdir()
+    reader = open_reader(folder)
+    assert not reader.poll()
+    with SummaryWriter(log_dir=str(folder)) as writer:
+        writer.add_scalar("loss", 0.5, 1)
+    assert _values(reader.poll().metrics[0], "loss") == [(1, 0.5)]
