@@ -18,6 +18,16 @@ from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
 
+def plot(target: torch.Tensor, fit: torch.Tensor, height: int = 64) -> torch.Tensor:
+    """A small picture of the target (grey) and the fit (white) as a height x len image."""
+    image = torch.zeros(height, len(target))
+    columns = torch.arange(len(target))
+    for curve, shade in ((target, 0.5), (fit, 1.0)):
+        rows = ((1 - (curve.clamp(-1.2, 1.2) + 1.2) / 2.4) * (height - 1)).round().long()
+        image[rows, columns] = shade
+    return image
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--logdir", default="runs/tb-sine")
@@ -39,10 +49,10 @@ def main() -> None:
         writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], step, new_style=True)
         if step % 50 == 0:
             with torch.no_grad():
-                grid = torch.linspace(-math.pi, math.pi, 64).unsqueeze(1)
-                error = (model(grid) - torch.sin(grid)).abs().T  # 1 x 64
-            writer.add_scalar("eval/max_error", error.max().item(), step)
-            writer.add_image("fit_error", error.expand(16, 64).clamp(0, 1), step, dataformats="HW")
+                x = torch.linspace(-math.pi, math.pi, 128).unsqueeze(1)
+                fit, target = model(x).squeeze(1), torch.sin(x).squeeze(1)
+            writer.add_scalar("eval/max_error", (fit - target).abs().max().item(), step)
+            writer.add_image("fit", plot(target, fit), step, dataformats="HW")
         time.sleep(args.delay)
     writer.close()
 

@@ -8,10 +8,12 @@ or integer, in ``*_val`` fields or packed in ``tensor_content``. Images come
 as an ``image`` value (encoded PNG) or a tensor of the ``images`` plugin
 (width, height, then encoded images).
 
-A scalar becomes a record ``{"v", "t", "step", "rank": 0, "kind", <tag>: value}``
-like the trainer's; consecutive scalars of one step share a record. Tags that
-start with the word ``eval``, ``val`` or ``test`` go to kind ``val``, the rest to
-``train``: the Monitor then plots them as it plots a workbench run.
+A scalar becomes a record ``{"v", "t", "step", "rank": 0, "kind", <field>: value}``
+like the trainer's; consecutive scalars of one step share a record. A tag
+``train/<field>`` is the ``train`` field, ``eval/<field>`` (or ``val``, ``test``)
+the ``val`` field; other tags keep their name, in ``val`` when their first word
+is one of those, else in ``train``: the Monitor then plots them as it plots a
+workbench run (``train/learning_rate`` joins the learning-rate plot).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 
 _VAL_HEADS = frozenset({"eval", "val", "valid", "validation", "test"})
+_TRAIN_HEADS = frozenset({"train", "training"})
 _SPLIT = re.compile(r"[/_ .-]")
 # TensorProto dtype codes (tensorboard/compat/proto/types.proto) of scalar encodings.
 _DTYPES = {1: ("float_val", np.float32), 2: ("double_val", np.float64), 3: ("int_val", np.int32),
@@ -46,6 +49,18 @@ def event_class() -> Any:
 def kind_of(tag: str) -> str:
     """``val`` for ``eval/loss``, ``val_acc``, ``validation/...``; ``train`` for the rest."""
     return "val" if _SPLIT.split(tag.lower(), 1)[0] in _VAL_HEADS else "train"
+
+
+def split_tag(tag: str) -> tuple[str, str]:
+    """``(kind, field)`` of a tag: ``train/loss`` is the train ``loss``, ``eval/loss`` the val
+    ``loss`` (so the Monitor's views find them by name, as in a workbench run); other tags keep
+    their whole name."""
+    head, _, rest = tag.partition("/")
+    if rest and head.lower() in _TRAIN_HEADS:
+        return "train", rest
+    if rest and head.lower() in _VAL_HEADS:
+        return "val", rest
+    return kind_of(tag), tag
 
 
 def tensor_scalar(tensor: Any) -> float | None:
@@ -83,7 +98,7 @@ class EventDecoder:
         self._event = event_class()
         self.images: dict[str, Image] = {}
         self.scalars = 0
-        self._kinds: dict[str, str] = {}
+        self._kinds: dict[str, tuple[str, str]] = {}
 
     def decode(self, payloads: list[bytes], out: list[dict[str, Any]]) -> None:
         # NOTE: the hot loop of opening a long log: attribute hops on protobuf messages cost
@@ -121,10 +136,10 @@ class EventDecoder:
                     continue
                 else:
                     continue
-                tag = value.tag
-                kind = kinds.get(tag)
-                if kind is None:
-                    kind = kinds[tag] = kind_of(tag)
+                split = kinds.get(value.tag)
+                if split is None:
+                    split = kinds[value.tag] = split_tag(value.tag)
+                kind, tag = split
                 self.scalars += 1
                 if last is not None and last["step"] == step and last["kind"] == kind \
                         and tag not in last:

@@ -52,16 +52,17 @@ def test_scalars_of_both_encodings_and_an_image_read_back_equal_while_the_writer
     writer.add_image("samples", pixels, 19)
     # No flush, no close: records reach the file as they are added (no TensorFlow here).
     records = reader.poll().metrics[0]
-    assert _values(records, "train/loss") == [(s, float(v)) for s, v in enumerate(expected_simple)]
-    assert _values(records, "train/lr") == [(s, float(v)) for s, v in enumerate(expected_tensor)]
-    assert _values(records, "eval/accuracy") == [(s, float(v)) for s, v in enumerate(expected_double)]
-    assert {r["kind"] for r in records if "eval/accuracy" in r} == {"val"}
-    assert {r["kind"] for r in records if "train/loss" in r} == {"train"}
+    # train/<field> is the train field, eval/<field> the val field, as the trainer writes them.
+    assert _values(records, "loss") == [(s, float(v)) for s, v in enumerate(expected_simple)]
+    assert _values(records, "lr") == [(s, float(v)) for s, v in enumerate(expected_tensor)]
+    assert _values(records, "accuracy") == [(s, float(v)) for s, v in enumerate(expected_double)]
+    assert {r["kind"] for r in records if "accuracy" in r} == {"val"}
+    assert {r["kind"] for r in records if "loss" in r} == {"train"}
 
     # Appended later: only the new records come back.
     writer.add_scalar("train/loss", 0.125, 20)
     writer.flush()
-    assert _values(reader.poll().metrics[0], "train/loss") == [(20, 0.125)]
+    assert _values(reader.poll().metrics[0], "loss") == [(20, 0.125)]
     assert not reader.poll()
     writer.close()
 
@@ -71,7 +72,7 @@ def test_scalars_of_both_encodings_and_an_image_read_back_equal_while_the_writer
     # The Monitor's series take them like a workbench run's.
     metrics = RunMetrics()
     metrics.add_records(0, records)
-    assert metrics.latest("train", "train/loss") == pytest.approx(expected_simple[-1])
+    assert metrics.latest("train", "loss") == pytest.approx(expected_simple[-1])
 
 
 def test_a_torn_record_is_held_back_and_a_corrupt_one_is_reported(tmp_path):
@@ -162,3 +163,15 @@ def test_a_folder_watched_before_its_writer_starts_is_read_once_it_writes(tmp_pa
     with SummaryWriter(log_dir=str(folder)) as writer:
         writer.add_scalar("loss", 0.5, 1)
     assert _values(reader.poll().metrics[0], "loss") == [(1, 0.5)]
+
+
+def test_tag_names_map_to_the_trainers_kinds_and_fields():
+    from backends.tensorboard.events import split_tag
+
+    assert split_tag("train/loss") == ("train", "loss")
+    assert split_tag("train/learning_rate") == ("train", "learning_rate")
+    assert split_tag("eval/loss") == ("val", "loss")
+    assert split_tag("val_loss") == ("val", "val_loss")
+    assert split_tag("Loss/train") == ("train", "Loss/train")
+    assert split_tag("value_loss") == ("train", "value_loss")
+    assert split_tag("rank1/val/loss") == ("train", "rank1/val/loss")

@@ -86,3 +86,38 @@ def test_a_rank_that_raises_is_named_with_its_traceback(tmp_path):
     assert "ddp_train.py" in errors[0]["traceback"] and "gave up on purpose" in errors[0]["traceback"]
     # Launched with WORKBENCH_RUN_DIR the launcher's supervisor records "failed", not the script.
     assert not any(e["kind"] == "failed" for e in read_events(run))
+
+
+def _run_example(name: str, *args: str, cwd: Path, env: dict[str, str] | None = None):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {}),
+           "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+    env.pop("WORKBENCH_RUN_DIR", None)
+    return subprocess.run([sys.executable, str(ROOT / "examples" / name), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=TIMEOUT)
+
+
+def test_the_tensorboard_example_is_read_as_a_run(tmp_path):
+    pytest.importorskip("tensorboard")
+    from backends.runs import list_runs
+    from backends.tensorboard.reader import TensorBoardReader
+
+    result = _run_example("tensorboard_only.py", "--logdir", "runs/tb", "--steps", "50",
+                          cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [summary] = list_runs(tmp_path / "runs")
+    assert summary.name == "tb" and summary.source == "tensorboard"
+    records = TensorBoardReader(tmp_path / "runs" / "tb", write_samples=False).read_records()
+    assert [r["step"] for r in records if "loss" in r] == list(range(1, 51))
+    assert [r["step"] for r in records if r["kind"] == "val"] == [50]
+
+
+def test_the_hf_example_runs_as_a_workbench_run(tmp_path):
+    pytest.importorskip("accelerate")
+    pytest.importorskip("transformers")
+    result = _run_example("hf_finetune.py", "--steps", "3", "--output-dir", "out", cwd=tmp_path,
+                          env={"WORKBENCH_RUNS_DIR": "runs"})
+    assert result.returncode == 0, result.stderr
+    run = RunDir(tmp_path / "runs" / "hf-llama-tiny")
+    assert [r["step"] for r in _records(run, 0, "train")] == [1, 2, 3]
+    assert _records(run, 0, "memory")[-1]["param_bytes"] > 0
+    assert read_events(run)[-1]["kind"] == "finished"

@@ -42,7 +42,7 @@ def test_a_growing_tensorboard_log_is_listed_and_its_curve_follows(qtbot, panel)
         qtbot.waitUntil(lambda: panel.runs_model.find(folder) is not None, timeout=5000)
         assert panel.runs_model.find(folder).source == "tensorboard"
         panel.select_runs([folder])
-        key = "sine|train|train/loss|0"
+        key = "sine|train|loss|0"
         qtbot.waitUntil(lambda: len(_curve(panel, key)[0]) == 20, timeout=5000)
 
         # The file grows while the panel is open: only the new records are read and drawn.
