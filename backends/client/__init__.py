@@ -176,6 +176,7 @@ class Run:
                 self._memory.parameters.extend(obj.parameters())
             else:
                 raise TypeError(f"watch() takes models and optimizers, not {type(obj).__name__}")
+        self._memory.sample_next_log()
 
     def checkpoint(self, step: int, path: str | os.PathLike[str]) -> None:
         """Tell the workbench the script saved a checkpoint (rank 0 records it)."""

@@ -79,6 +79,10 @@ class MemorySampler:
             self._thread.join(5.0)
         self._thread = None
 
+    def sample_next_log(self) -> None:
+        """The next ``at_log`` writes a record whatever the interval (new objects watched)."""
+        self._last = 0.0
+
     def at_log(self, step: int) -> None:
         """Called by ``Run.log``: a record at this step unless one was written just now."""
         self.step = step
