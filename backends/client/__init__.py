@@ -284,6 +284,8 @@ class Run:
         if threading.current_thread() is not threading.main_thread():
             return
         for sig in _STOP_SIGNALS:
+            if signal.getsignal(sig) is signal.SIG_IGN:  # e.g. SIGINT of a background job
+                continue
             self._previous_handlers[sig] = signal.signal(sig, self._on_signal)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -291,10 +293,13 @@ class Run:
         if self._polled:  # the script asks should_stop(): let it finish its step and save
             self.stop_reason = name
             return
-        # A script that never asks would not notice: end as the signal says.
+        # A script that never asks would not notice: record the end, then let the signal do
+        # what it did before the client was imported (SIGINT: KeyboardInterrupt; SIGTERM: exit).
+        previous = self._previous_handlers.get(signum, signal.SIG_DFL)
         if self.status is None:
+            self.stop_reason = name
             self.finish("stopped")
-        signal.signal(signum, self._previous_handlers.get(signum) or signal.SIG_DFL)
+        signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 
     def _record_error(self, exc: BaseException, tb: TracebackType | None) -> None:

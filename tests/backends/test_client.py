@@ -151,9 +151,11 @@ def test_a_script_started_by_hand_that_raises_ends_failed_with_its_traceback(tmp
     assert [e["kind"] for e in events].count("error") == 1
 
 
-def test_sigterm_to_a_script_that_never_asks_still_ends_the_run(tmp_path):
+@pytest.mark.parametrize("signum", [15, 2])
+def test_a_signal_to_a_script_that_never_asks_still_ends_the_run(tmp_path, signum):
     script = _script(tmp_path, """
-        import time
+        import signal, time
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
         from backends import client
         run = client.init("deaf", memory_interval=0)
         run.log(1, loss=1.0)
@@ -163,8 +165,10 @@ def test_sigterm_to_a_script_that_never_asks_still_ends_the_run(tmp_path):
     process = subprocess.Popen([sys.executable, str(script)], env=_env(WORKBENCH_RUNS_DIR="runs"),
                                cwd=tmp_path, stdout=subprocess.PIPE, text=True)
     assert process.stdout.readline().strip() == "ready"
-    process.terminate()
-    assert process.wait(timeout=30) == -15  # ended by the signal, as without the client
+    process.send_signal(signum)
+    # Ended as without the client: by SIGTERM, or by SIGINT's KeyboardInterrupt (which Python
+    # reports as death by SIGINT).
+    assert process.wait(timeout=30) == -signum
     from backends.runs import RunDir
 
     events = read_events(RunDir(next((tmp_path / "runs").iterdir())))
