@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,17 @@ def _values(records, tag):
     return [(r["step"], r[tag]) for r in records if tag in r]
 
 
+def _poll_until(reader, done, timeout=10.0):
+    got: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got += reader.poll().metrics.get(0, [])
+        if done(got):
+            break
+        time.sleep(0.01)
+    return got
+
+
 def test_scalars_of_both_encodings_and_an_image_read_back_equal_while_the_writer_is_open(tmp_path):
     folder = tmp_path / "logs" / "exp1"
     writer = SummaryWriter(log_dir=str(folder))
@@ -50,8 +62,10 @@ def test_scalars_of_both_encodings_and_an_image_read_back_equal_while_the_writer
                           double_precision=True)  # double tensor
     pixels = (rng.random((3, 6, 5)) * 255).astype(np.uint8)
     writer.add_image("samples", pixels, 19)
-    # No flush, no close: records reach the file as they are added (no TensorFlow here).
-    records = reader.poll().metrics[0]
+    # No flush, no close: tensorboard's writer thread appends each record within milliseconds
+    # (no TensorFlow here), so polling as the monitor does finds them all.
+    records = _poll_until(reader, lambda got: len(_values(got, "loss")) == 20
+                          and len(_values(got, "accuracy")) == 20)
     # train/<field> is the train field, eval/<field> the val field, as the trainer writes them.
     assert _values(records, "loss") == [(s, float(v)) for s, v in enumerate(expected_simple)]
     assert _values(records, "lr") == [(s, float(v)) for s, v in enumerate(expected_tensor)]
@@ -65,6 +79,7 @@ def test_scalars_of_both_encodings_and_an_image_read_back_equal_while_the_writer
     assert _values(reader.poll().metrics[0], "loss") == [(20, 0.125)]
     assert not reader.poll()
     writer.close()
+    assert not reader.poll()
 
     sample = latest_sample_of(folder)
     assert sample is not None and sample.name == "step_0000019_samples.png"
