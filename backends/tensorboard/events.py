@@ -8,8 +8,10 @@ or integer, in ``*_val`` fields or packed in ``tensor_content``. Images come
 as an ``image`` value (encoded PNG) or a tensor of the ``images`` plugin
 (width, height, then encoded images).
 
-A scalar becomes a record ``{"v", "t", "step", "rank": 0, "kind", <field>: value}``
-like the trainer's; consecutive scalars of one step share a record. A tag
+A scalar becomes a row ``{"v", "t", "step", "rank": 0, "kind", <field>: value}``
+of a :class:`backends.monitor_data.RecordColumns` batch, shaped like the
+trainer's records (one field per row), which the Monitor files column by
+column. A tag
 ``train/<field>`` is the ``train`` field, ``eval/<field>`` (or ``val``, ``test``)
 the ``val`` field; other tags keep their name, in ``val`` when their first word
 is one of those, else in ``train``: the Monitor then plots them as it plots a
@@ -23,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from backends.monitor_data import RecordColumns
 
 _VAL_HEADS = frozenset({"eval", "val", "valid", "validation", "test"})
 _TRAIN_HEADS = frozenset({"train", "training"})
@@ -92,7 +96,11 @@ class Image:
 
 
 class EventDecoder:
-    """Turns serialized events into records (appended to a list) and images (kept last per tag)."""
+    """Turns serialized events into a :class:`RecordColumns` batch and images (last per tag).
+
+    Plain scalar events go through the batch decoder (``backends.tensorboard.wire``);
+    the rest through tensorboard's protos, one event at a time.
+    """
 
     def __init__(self) -> None:
         self._event = event_class()
@@ -100,54 +108,86 @@ class EventDecoder:
         self.scalars = 0
         self._kinds: dict[str, tuple[str, str]] = {}
 
-    def decode(self, payloads: list[bytes], out: list[dict[str, Any]]) -> None:
-        # NOTE: the hot loop of opening a long log: attribute hops on protobuf messages cost
-        # more than the parse itself, so each is done once and tag kinds are cached.
+    def _split(self, tag: str) -> tuple[str, str]:
+        split = self._kinds.get(tag)
+        if split is None:
+            split = self._kinds[tag] = split_tag(tag)
+        return split
+
+    def decode(self, payloads: list[bytes]) -> RecordColumns:
+        """Every scalar of ``payloads`` as one row each, in file order."""
+        from backends.tensorboard.wire import decode_fast
+
         parse = self._event.FromString
-        kinds = self._kinds
-        last: dict[str, Any] | None = out[-1] if out else None
-        for payload in payloads:
-            event = parse(payload)
+        fast, left = decode_fast(payloads, parse)
+        slow = self._decode_slow(payloads, np.flatnonzero(left).tolist())
+        keys: list[tuple[str, str]] = []
+        key_ids: dict[tuple[str, str], int] = {}
+
+        def key_id(key: tuple[str, str]) -> int:
+            found = key_ids.get(key)
+            if found is None:
+                found = key_ids[key] = len(keys)
+                keys.append(key)
+            return found
+
+        group_keys = np.array([key_id(self._split(tag)) for tag in fast.tags] or [0],
+                              dtype=np.int64)
+        n_slow = len(slow)
+        order_index = np.concatenate([fast.index, np.array([e[0] for e in slow], dtype=np.int64)])
+        order_sub = np.concatenate([np.zeros(len(fast.index), dtype=np.int64),
+                                    np.array([e[1] for e in slow], dtype=np.int64)])
+        key = np.concatenate([group_keys[fast.group] if len(fast.index) else
+                              np.zeros(0, dtype=np.int64),
+                              np.array([key_id(e[2]) for e in slow], dtype=np.int64)])
+        step = np.concatenate([fast.step, np.array([e[3] for e in slow], dtype=np.int64)])
+        wall = np.concatenate([fast.wall, np.array([e[4] for e in slow], dtype=np.float64)])
+        value = np.concatenate([fast.value, np.array([e[5] for e in slow], dtype=np.float64)])
+        total = len(fast.index) + n_slow
+        self.scalars += total
+        order = np.lexsort((order_sub, order_index))  # file order; rows are positions in it
+        rows = np.empty(total, dtype=np.int64)
+        rows[order] = np.arange(total)
+        columns: dict[tuple[str, str], tuple[np.ndarray, ...]] = {}
+        by_key = np.argsort(key, kind="stable")
+        bounds = np.flatnonzero(np.diff(key[by_key])) + 1
+        for chunk in np.split(by_key, bounds) if total else []:
+            chunk = chunk[np.argsort(rows[chunk], kind="stable")]
+            columns[keys[int(key[chunk[0]])]] = (rows[chunk], step[chunk], wall[chunk], value[chunk])
+        return RecordColumns(columns, total)
+
+    def _decode_slow(self, payloads: list[bytes], indices: list[int]) -> list[tuple]:
+        """``(event index, value index, (kind, field), step, wall time, value)`` per scalar."""
+        parse = self._event.FromString
+        out: list[tuple] = []
+        for i in indices:
+            event = parse(payloads[i])
             values = event.summary.value
             if not values:
                 continue
             step = event.step
-            for value in values:
+            for j, value in enumerate(values):
                 which = value.WhichOneof("value")
                 if which == "simple_value":
                     number = value.simple_value
                 elif which == "tensor":
-                    tensor = value.tensor
                     plugin = value.metadata.plugin_data.plugin_name
                     if plugin == "images":
                         self._tensor_image(value, step, event.wall_time)
                         continue
                     if plugin not in ("scalars", ""):
                         continue
-                    if tensor.dtype == 1 and not tensor.tensor_content and len(tensor.float_val) == 1:
-                        number = tensor.float_val[0]
-                    else:
-                        number = tensor_scalar(tensor)
-                        if number is None:
-                            continue
+                    number = tensor_scalar(value.tensor)
+                    if number is None:
+                        continue
                 elif which == "image":
                     self.images[value.tag] = Image(value.tag, step, event.wall_time,
                                                    value.image.encoded_image_string)
                     continue
                 else:
                     continue
-                split = kinds.get(value.tag)
-                if split is None:
-                    split = kinds[value.tag] = split_tag(value.tag)
-                kind, tag = split
-                self.scalars += 1
-                if last is not None and last["step"] == step and last["kind"] == kind \
-                        and tag not in last:
-                    last[tag] = number
-                else:
-                    last = {"v": 1, "t": event.wall_time, "step": step, "rank": 0, "kind": kind,
-                            tag: number}
-                    out.append(last)
+                out.append((i, j, self._split(value.tag), step, event.wall_time, number))
+        return out
 
     def _tensor_image(self, value: Any, step: int, wall_time: float) -> None:
         # The images plugin's tensor: [width, height, encoded image, encoded image...].

@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from backends.monitor_data import RecordColumns
 from backends.runs import RunUpdate
 from backends.tensorboard.events import EventDecoder
 from backends.tensorboard.records import RecordTail
@@ -71,9 +72,9 @@ class TensorBoardReader:
     def offsets(self) -> dict[str, int]:
         return {path.name: tail.offset for path, tail in self._tails.items()}
 
-    def read_records(self) -> list[dict[str, Any]]:
-        """The metric records appended since the last call (every file, in name order)."""
-        records: list[dict[str, Any]] = []
+    def read_records(self) -> RecordColumns | list[dict[str, Any]]:
+        """The values appended since the last call (every file, in name order), as columns."""
+        batches: list[RecordColumns] = []
         for path in event_files(self.folder):
             tail = self._tails.get(path)
             if tail is None:
@@ -82,8 +83,12 @@ class TensorBoardReader:
             if payloads:
                 if self._decoder is None:
                     self._decoder = EventDecoder()
-                self._decoder.decode(payloads, records)
-        return records
+                batch = self._decoder.decode(payloads)
+                if batch:
+                    batches.append(batch)
+        if not batches:
+            return []
+        return batches[0] if len(batches) == 1 else RecordColumns.concat(batches)
 
     def poll(self) -> RunUpdate:
         records = self.read_records()

@@ -190,3 +190,67 @@ def test_tag_names_map_to_the_trainers_kinds_and_fields():
     assert split_tag("Loss/train") == ("train", "Loss/train")
     assert split_tag("value_loss") == ("train", "value_loss")
     assert split_tag("rank1/val/loss") == ("train", "rank1/val/loss")
+
+
+def test_the_batch_decoder_reads_what_tensorboards_own_reader_reads(tmp_path):
+    """Long logs go through the numpy path; every value must equal EventAccumulator's."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.util import tensor_util
+
+    from backends.tensorboard.wire import decode_fast
+
+    folder = tmp_path / "long"
+    rng = np.random.default_rng(3)
+    steps = [*range(0, 300), *range(16370, 16400)]  # varints of 0 (omitted), 1, 2 and 3 bytes
+    with SummaryWriter(log_dir=str(folder)) as writer:
+        for step in steps:
+            writer.add_scalar("train/loss", rng.normal(), step)
+            writer.add_scalar("train/lr", rng.normal(), step, new_style=True)
+            writer.add_scalar("eval/acc", rng.normal(), step, new_style=True, double_precision=True)
+            writer.add_scalar("b", rng.normal(), step)  # same length as another tag's events
+            writer.add_scalar("c", rng.normal(), step)
+            if step == 150:
+                writer.add_image("img", np.zeros((3, 4, 4)), step)
+    payloads = RecordTail(event_files(folder)[0]).read_new()
+    fast, left = decode_fast(payloads, Event.FromString)
+    assert len(fast.index) > 0.9 * 5 * len(steps)  # nearly all took the batch path
+
+    columns = TensorBoardReader(folder).read_records()
+    accumulator = EventAccumulator(str(folder), size_guidance={"scalars": 0, "tensors": 0})
+    accumulator.Reload()
+    theirs = {tag: [(e.step, e.wall_time, e.value) for e in accumulator.Scalars(tag)]
+              for tag in accumulator.Tags()["scalars"]}
+    theirs.update({tag: [(e.step, e.wall_time, float(tensor_util.make_ndarray(e.tensor_proto)))
+                         for e in accumulator.Tensors(tag)] for tag in accumulator.Tags()["tensors"]})
+    names = {"train/loss": ("train", "loss"), "train/lr": ("train", "lr"),
+             "eval/acc": ("val", "acc"), "b": ("train", "b"), "c": ("train", "c")}
+    assert set(theirs) == set(names)
+    for tag, key in names.items():
+        _rows, step, wall, value = columns.columns[key]
+        mine = list(zip(step.tolist(), wall.tolist(), value.tolist(), strict=True))
+        assert mine == theirs[tag], tag
+    # Rows are in file order, one per value.
+    order = sorted((int(r), key) for key, cols in columns.columns.items() for r in cols[0])
+    assert [r for r, _ in order] == list(range(5 * len(steps)))
+    assert [key for _, key in order[:5]] == [names[t] for t in ("train/loss", "train/lr",
+                                                                 "eval/acc", "b", "c")]
+
+
+def test_columns_filed_in_slices_equal_columns_filed_at_once(tmp_path):
+    folder = tmp_path / "sliced"
+    with SummaryWriter(log_dir=str(folder)) as writer:
+        for step in range(1, 400):
+            writer.add_scalar("train/loss", 1.0 / step, step)
+            writer.add_scalar("eval/loss", 2.0 / step, step)
+    columns = TensorBoardReader(folder).read_records()
+    assert len(columns) == 798
+    whole, sliced = RunMetrics(), RunMetrics()
+    whole.add_records(0, columns)
+    for start in range(0, len(columns), 100):  # as the monitor files a long history
+        sliced.add_records(0, columns[start : start + 100])
+    for kind in ("train", "val"):
+        a, b = whole.get(kind, "loss", 0), sliced.get(kind, "loss", 0)
+        assert np.array_equal(a.step.view, b.step.view) and np.array_equal(a.value.view, b.value.view)
+        assert a.step.view.tolist() == list(range(1, 400))
+    assert whole.records == sliced.records == 798 and whole.last_step == sliced.last_step == 399
