@@ -152,6 +152,10 @@ def test_tensorboard_folders_are_listed_as_runs_beside_workbench_runs(tmp_path):
     assert result.returncode == 0, result.stderr
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     assert rows["Dec07_host"]["source"] == "tensorboard" and rows["own"]["source"] == "workbench"
+    text = subprocess.run([sys.executable, "-m", "workbench", "--runs-dir", str(runs), "runs"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120).stdout
+    lines = {line.split()[0]: line for line in text.splitlines()}
+    assert lines["Dec07_host"].endswith("[tensorboard log]") and "tensorboard" not in lines["own"]
 
 
 def test_an_image_in_the_images_plugin_tensor_encoding(tmp_path):

@@ -31,5 +31,6 @@ def run(args: argparse.Namespace) -> int:
         when = dt.datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M") if r.created else "?"
         loss = f"{r.last_loss:.4g}" if isinstance(r.last_loss, float | int) else "-"
         print(f"{r.name:30} {r.status:9} {when}  {r.model or '-':10} {r.strategy or '-':8} "
-              f"world={r.world_size or '-'} loss={loss}" + (f"  ({r.problem})" if r.problem else ""))
+              f"world={r.world_size or '-'} loss={loss}" + (f"  ({r.problem})" if r.problem else "")
+              + ("  [tensorboard log]" if getattr(r, "source", "") == "tensorboard" else ""))
     return 0
