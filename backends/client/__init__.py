@@ -106,6 +106,7 @@ class Run:
         self.status: str | None = None  # set once the end is recorded
         self._polled = False
         self._stop_seen = False
+        self._pid = os.getpid()
         self._lock = threading.RLock()  # a signal handler may finish() while log() holds it
         self._writer = MetricsWriter(run, self.rank)
         self._memory = MemorySampler(self._write_memory, interval=memory_interval)
@@ -290,6 +291,10 @@ class Run:
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         name = signal.Signals(signum).name
+        if os.getpid() != self._pid:  # a forked child (a DataLoader worker): not this run's
+            signal.signal(signum, self._previous_handlers.get(signum, signal.SIG_DFL))
+            os.kill(os.getpid(), signum)
+            return
         if self._polled:  # the script asks should_stop(): let it finish its step and save
             self.stop_reason = name
             return
