@@ -5,7 +5,8 @@ by default, so a record reaches a plot in well under a second) with the
 incremental :class:`backends.runs.RunReader` (or, for a folder of TensorBoard
 event files, ``backends.tensorboard.reader.TensorBoardReader``: see
 ``backends.run_sources``), which reads only the bytes added since the last
-poll. New records are emitted in batches: one signal per run and rank per poll, never one per record. The GUI thread receives them through
+poll. New records are emitted in batches: one signal per run and rank per
+poll, never one per record. The GUI thread receives them through
 queued signals and never touches a file.
 """
 
