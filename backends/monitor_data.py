@@ -226,6 +226,62 @@ class Series:
 SeriesKey = tuple[str, str, int]  # (kind, field, rank)
 
 
+class RecordColumns:
+    """A batch of one-field records held as columns: what a long log is read into.
+
+    Each row is one value: ``{"t", "step", "kind", <field>: value}``. Rows are
+    numbered in file order; ``columns[(kind, field)]`` holds that field's row
+    numbers, steps, times and values (numpy arrays, rows ascending). It has
+    the parts of a list the monitor uses (``len``, slicing by row, iterating
+    as dicts), and :meth:`RunMetrics.add_records` files it column by column,
+    without a Python loop per value.
+    """
+
+    def __init__(self, columns: dict[tuple[str, str], tuple[np.ndarray, ...]], rows: int) -> None:
+        self.columns = columns
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def __getitem__(self, index: slice) -> RecordColumns:
+        if not isinstance(index, slice):
+            raise TypeError("RecordColumns are sliced by row range only")
+        lo, hi, _ = index.indices(self.rows)
+        hi = max(lo, hi)
+        out: dict[tuple[str, str], tuple[np.ndarray, ...]] = {}
+        for key, (rows, steps, times, values) in self.columns.items():
+            a, b = np.searchsorted(rows, [lo, hi])
+            if b > a:
+                out[key] = (rows[a:b] - lo, steps[a:b], times[a:b], values[a:b])
+        return RecordColumns(out, hi - lo)
+
+    def __iter__(self):
+        flat = sorted(
+            (int(r), kind, name, s, t, v)
+            for (kind, name), cols in self.columns.items()
+            for r, s, t, v in zip(*(c.tolist() for c in cols), strict=True)
+        )
+        for _row, kind, name, step, t, value in flat:
+            yield {"v": 1, "t": t, "step": step, "rank": 0, "kind": kind, name: value}
+
+    def __bool__(self) -> bool:
+        return self.rows > 0
+
+    @staticmethod
+    def concat(batches: Sequence[RecordColumns]) -> RecordColumns:
+        """One batch of several, rows in the given order."""
+        parts: dict[tuple[str, str], list[tuple[np.ndarray, ...]]] = {}
+        offset = 0
+        for batch in batches:
+            for key, (rows, steps, times, values) in batch.columns.items():
+                parts.setdefault(key, []).append((rows + offset, steps, times, values))
+            offset += batch.rows
+        columns = {key: tuple(np.concatenate(c) for c in zip(*chunks, strict=True))
+                   for key, chunks in parts.items()}
+        return RecordColumns(columns, offset)
+
+
 class RunMetrics:
     """Every numeric metric of one run, as series keyed by ``(kind, field, rank)``."""
 
@@ -239,6 +295,9 @@ class RunMetrics:
 
     def add_records(self, rank: int, records: Iterable[Mapping[str, Any]]) -> None:
         """File one batch of a rank's records; numeric fields only, others are ignored."""
+        if isinstance(records, RecordColumns):
+            self._add_columns(rank, records)
+            return
         columns: dict[tuple[str, str], tuple[list[float], list[float], list[float]]] = {}
         for record in records:
             step, t = record.get("step"), record.get("t")
@@ -266,6 +325,26 @@ class RunMetrics:
                 series = self.series[key] = Series()
                 self.version += 1
             series.extend(np.array(steps), np.array(times), np.array(values))
+
+    def _add_columns(self, rank: int, batch: RecordColumns) -> None:
+        self.records += batch.rows
+        for (kind, name), (_rows, steps, times, values) in batch.columns.items():
+            if not len(steps):
+                continue
+            first, last = float(times.min()), float(times.max())
+            if self.start_time is None or first < self.start_time:
+                self.start_time = first
+            if self.last_time is None or last > self.last_time:
+                self.last_time = last
+            top = int(steps.max())
+            if kind != "memory" and (self.last_step is None or top > self.last_step):
+                self.last_step = top
+            key = (kind, name, int(rank))
+            series = self.series.get(key)
+            if series is None:
+                series = self.series[key] = Series()
+                self.version += 1
+            series.extend(steps, times, values)
 
     def get(self, kind: str, name: str, rank: int) -> Series | None:
         return self.series.get((kind, name, rank))

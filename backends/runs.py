@@ -469,6 +469,7 @@ class RunSummary:
     last_loss: float | None = None
     problem: str | None = None  # why the folder is unreadable, or what is wrong in it
     reason: str | None = None  # why the run is in its state (which rank failed, ...)
+    source: str = "workbench"  # or "tensorboard": a folder of event files (backends.tensorboard)
 
 
 def summarize_run(run: RunDir) -> RunSummary:
@@ -499,7 +500,7 @@ def summarize_run(run: RunDir) -> RunSummary:
         path=run.path,
         status=status,
         created=created,
-        model=_config_text(config, "model"),
+        model=_config_text(config, "model") or _script_label(config),
         strategy=_config_text(config, "strategy"),
         world_size=world,
         last_step=_number(last.get("step")) if last else None,
@@ -521,7 +522,18 @@ def list_runs(runs_dir: str | os.PathLike[str]) -> list[RunSummary]:
         for entry in runs.iterdir()
         if entry.is_dir() and ((entry / CONFIG_FILE).exists() or (entry / EVENTS_FILE).exists())
     ]
+    from backends.tensorboard import find_runs as find_tensorboard_runs
+
+    found += find_tensorboard_runs(runs)  # TensorBoard log folders are runs too
     return sorted(found, key=lambda s: s.created or 0.0, reverse=True)
+
+
+def _script_label(config: Mapping[str, Any]) -> str | None:
+    """A script run's "model" in the list: its file or module name."""
+    script, module = config.get("script"), config.get("module")
+    if isinstance(script, str) and script:
+        return Path(script).name
+    return module if isinstance(module, str) and module else None
 
 
 def _config_text(config: Mapping[str, Any], key: str) -> str | None:

@@ -59,8 +59,8 @@ from backends.monitor_data import (
     export_metrics_csv,
     failure_report,
     format_duration,
-    latest_sample,
 )
+from backends.run_sources import latest_sample_of
 from backends.runs import (
     ENDED,
     RunDir,
@@ -70,6 +70,8 @@ from backends.runs import (
     read_config,
     status_from_events,
 )
+from backends.tensorboard import is_tensorboard_run
+from backends.tensorboard import summarize as summarize_tensorboard
 from panels.monitor.checkpoints_view import CheckpointsView
 from panels.monitor.compare_table import CompareTable
 from panels.monitor.failure_banner import FailureBanner
@@ -491,6 +493,8 @@ class MonitorPanel(QWidget):
         """Show a run that was just launched or opened, and keep it watched."""
         path = Path(path)
         self.show_runs([path])
+        if self.runs_model.row_of(path) < 0 and is_tensorboard_run(path):
+            self.runs_model.set_runs([summarize_tensorboard(path, path.name), *self.runs_model.runs()])
         if self.runs_model.row_of(path) < 0:
             try:
                 config = read_config(RunDir(path))
@@ -562,7 +566,8 @@ class MonitorPanel(QWidget):
         try:
             state.config = read_config(RunDir(path))
         except RunDirError as exc:
-            self.context.show_status(str(exc))
+            if not is_tensorboard_run(path):  # a TensorBoard log has no config to read
+                self.context.show_status(str(exc))
         self.runs[path] = state
         self.watcher.watch(path)
 
@@ -925,7 +930,7 @@ class MonitorPanel(QWidget):
 
     def _update_sample(self) -> None:
         current = self.current_run()
-        self.sample_preview.show_file(latest_sample(RunDir(current.path)) if current else None)
+        self.sample_preview.show_file(latest_sample_of(current.path) if current else None)
 
     def _update_compare(self) -> None:
         states = [self.runs[p] for p in self.shown if p in self.runs]

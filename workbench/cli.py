@@ -49,7 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Words after "--" belong to a user's script (workbench train --script FILE -- ARGS).
+    passthrough: list[str] = []
+    if "--" in argv:
+        split = argv.index("--")
+        argv, passthrough = argv[:split], argv[split + 1 :]
     args = parser.parse_args(argv)
+    args.passthrough = passthrough
+    if passthrough and not getattr(args, "accepts_passthrough", False):
+        parser.error("words after -- are the arguments of a script: use them with "
+                     "workbench train --script FILE.py -- ARGS")
     if args.verb is None:
         from workbench.app import run_gui  # Qt only when the GUI is wanted
 

@@ -218,7 +218,20 @@ class MainWindow(QMainWindow):
             self.open_checkpoint_path(Path(path))
 
     def open_run_path(self, path: Path) -> bool:
-        """Open a run folder: checked here, then announced to the panels."""
+        """Open a run folder: checked here, then announced to the panels.
+
+        A folder of TensorBoard event files is a run too, and a folder holding
+        such folders (a ``--logdir``) opens each of them.
+        """
+        from backends.tensorboard import find_runs, is_tensorboard_run
+
+        logs = [path] if is_tensorboard_run(path) else (
+            [s.path for s in find_runs(path)] if not (path / "config.toml").exists() else [])
+        if logs:
+            for log in logs:
+                self.context.events.sig_run_opened.emit(log)
+            self.show_status(f"Opened {len(logs)} TensorBoard log(s) in {path}")
+            return True
         try:
             run = open_run(path)
         except RunDirError as exc:

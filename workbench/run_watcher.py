@@ -2,9 +2,11 @@
 
 A :class:`RunWatcher` polls the watched runs on its own thread (every 0.1 s
 by default, so a record reaches a plot in well under a second) with the
-incremental :class:`backends.runs.RunReader`, which reads only the bytes added
-since the last poll. New records are emitted in batches: one signal per run
-and rank per poll, never one per record. The GUI thread receives them through
+incremental :class:`backends.runs.RunReader` (or, for a folder of TensorBoard
+event files, ``backends.tensorboard.reader.TensorBoardReader``: see
+``backends.run_sources``), which reads only the bytes added since the last
+poll. New records are emitted in batches: one signal per run and rank per
+poll, never one per record. The GUI thread receives them through
 queued signals and never touches a file.
 """
 
@@ -12,10 +14,11 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from backends.runs import RunDir, RunReader
+from backends.run_sources import open_reader
 
 
 class RunWatcher(QObject):
@@ -35,7 +38,7 @@ class RunWatcher(QObject):
     def __init__(self, parent: QObject | None = None, interval: float = 0.1) -> None:
         super().__init__(parent)
         self.interval = interval
-        self._readers: dict[Path, RunReader] = {}
+        self._readers: dict[Path, Any] = {}  # RunReader or TensorBoardReader
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -45,7 +48,7 @@ class RunWatcher(QObject):
         path = Path(run_path)
         with self._lock:
             if path not in self._readers:
-                self._readers[path] = RunReader(RunDir(path))
+                self._readers[path] = open_reader(path)
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(
@@ -77,6 +80,10 @@ class RunWatcher(QObject):
                 update = reader.poll()
             except OSError as exc:
                 self.sig_problem.emit(path, f"cannot read {path}: {exc.strerror or exc}")
+                continue
+            except ImportError as exc:  # a TensorBoard log without the tensorboard extra
+                self.sig_problem.emit(path, str(exc))
+                self.unwatch(path)
                 continue
             if update.events:
                 self.sig_events.emit(path, update.events)

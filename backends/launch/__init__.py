@@ -16,6 +16,7 @@ neither keeps launch or status logic of its own.
   every socket of a run on 127.0.0.1.
 - :mod:`~backends.launch.guard`: ranks end when their launcher is gone.
 - :mod:`~backends.launch.failures`: the root cause of a failed run.
+- :mod:`~backends.launch.script`: a user's own script as a run (``ScriptConfig``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from backends.launch.ownership import (
     read_run_info,
     register_worker,
 )
+from backends.launch.script import ScriptConfig
 from backends.launch.service import (
     CheckpointInfo,
     export_commands,
@@ -55,6 +57,7 @@ from backends.launch.service import (
     list_checkpoints,
     next_free_name,
     prepare,
+    read_run_config,
     resume,
     start_prepared,
 )
@@ -62,10 +65,10 @@ from backends.launch.state import STATES, RunState, list_runs, run_state, summar
 
 __all__ = [
     "LAUNCHER_LOG", "STATES", "STOP_FILE", "CheckpointInfo", "LaunchError", "LaunchInfo",
-    "RunBusyError", "RunState", "build_command", "build_node_commands", "build_slurm_script",
+    "RunBusyError", "RunState", "ScriptConfig", "build_command", "build_node_commands", "build_slurm_script",
     "describe_failures", "export_commands", "exposure_note", "free_port", "is_alive", "is_live",
     "kill", "launch", "list_checkpoints", "list_runs", "live_pids", "log_tail", "next_free_name",
-    "prepare", "read_run_info", "register_worker", "remove_interrupted_checkpoints", "resume",
+    "prepare", "read_run_config", "read_run_info", "register_worker", "remove_interrupted_checkpoints", "resume",
     "run_state", "shell_line", "start", "start_prepared", "stop", "summary_for",
     "torchrun_log_dir", "wait", "worker_env",
 ]

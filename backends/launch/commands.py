@@ -49,11 +49,19 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def worker_env(config: Any) -> dict[str, str]:
+def _is_script(config: Any) -> bool:
+    return getattr(config, "source", "") == "script"
+
+
+def worker_env(config: Any, run_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
     """Variables the ranks need on top of the caller's environment."""
     from backends.train.config import resolve_device
 
     env = {"PYTHONUNBUFFERED": "1"}
+    if _is_script(config) and run_dir is not None:
+        from backends.launch.script import RUN_DIR_ENV
+
+        env[RUN_DIR_ENV] = str(Path(run_dir).absolute())  # the client opens the run from it
     if config.nnodes == 1:
         # Collective pair sockets bind the interface named here, not what the hostname
         # resolves to: a single-node run talks over loopback only.
@@ -63,7 +71,17 @@ def worker_env(config: Any) -> dict[str, str]:
     if resolve_device(config.device) == "cpu" and config.nproc > 1:
         # One intra-op thread per rank: several ranks must not fight over the same cores.
         env["OMP_NUM_THREADS"] = "1"
+    if _is_script(config):
+        env.update(config.env)  # the user's own, last: theirs win
     return env
+
+
+def _entry(config: Any, run_dir: Path) -> list[str]:
+    if _is_script(config):
+        from backends.launch.script import script_entry
+
+        return script_entry(config)
+    return [*ENTRY, "--run-dir", str(run_dir)]
 
 
 def _torchrun_args(
@@ -87,8 +105,7 @@ def _torchrun_args(
     if node_rank is not None:
         args += ["--node-rank", str(node_rank)]
     args += ["--max-restarts", "0", "--log-dir", str(run_dir / "logs" / TORCHRUN_LOG_DIR),
-             "--tee", "3", "--local-ranks-filter", "0",
-             *ENTRY, "--run-dir", str(run_dir)]
+             "--tee", "3", "--local-ranks-filter", "0", *_entry(config, run_dir)]
     return args
 
 
@@ -177,12 +194,13 @@ def build_slurm_script(
             words.append('"${SLURM_JOB_ID}"')
         else:
             words.append(shlex.quote(arg))
-    env = worker_env(config)
+    env = worker_env(config, run_dir)
     env.pop("GLOO_SOCKET_IFNAME", None)  # several nodes talk over the network
     env.pop("NCCL_SOCKET_IFNAME", None)
     lines += [
         "",
         f"# {exposure_note(config)}",
+        *([f"cd {shlex.quote(config.cwd)}"] if _is_script(config) and config.cwd else []),
         "# The first node of the allocation hosts the rendezvous.",
         'HEAD=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
         *[f"export {k}={shlex.quote(v)}" for k, v in env.items()],
@@ -192,7 +210,13 @@ def build_slurm_script(
     return "\n".join(lines)
 
 
-def shell_line(command: list[str], env: dict[str, str] | None = None) -> str:
+def shell_line(command: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> str:
     """``command`` as one line to paste into a terminal, environment first, every word quoted."""
     prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
-    return (prefix + " " if prefix else "") + shlex.join(command)
+    line = (prefix + " " if prefix else "") + shlex.join(command)
+    return f"cd {shlex.quote(cwd)} && {line}" if cwd else line
+
+
+def config_cwd(config: Any) -> str | None:
+    """The folder a script run's ranks start in (None: wherever the command is run)."""
+    return (config.cwd or None) if _is_script(config) else None

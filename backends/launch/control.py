@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backends.launch.commands import build_command, shell_line, worker_env
+from backends.launch.commands import build_command, config_cwd, shell_line, worker_env
 from backends.launch.ownership import (
     claim_launch,
     is_alive,
@@ -78,7 +78,7 @@ def start(run: RunDir, config: Any, *, resumed_from: int | None = None) -> Launc
     Raises :class:`~backends.launch.ownership.RunBusyError` when the run is live.
     """
     command = build_command(config, run.path)
-    env_delta = worker_env(config)
+    env_delta = worker_env(config, run.path)
     project_root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, **env_delta}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (project_root, env.get("PYTHONPATH")) if p)
@@ -92,13 +92,14 @@ def start(run: RunDir, config: Any, *, resumed_from: int | None = None) -> Launc
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                cwd=config_cwd(config),
                 start_new_session=True,  # Ctrl-C in the caller's terminal or a closing GUI leaves it be
             )
         with locked_info(run) as info:
             info.update(
                 schema=SCHEMA_VERSION,
                 command=command,
-                shell=shell_line(command, env_delta),
+                shell=shell_line(command, env_delta, config_cwd(config)),
                 env=env_delta,
                 launcher_pid=process.pid,
                 launcher_argv=argv,

@@ -33,7 +33,8 @@ def _error_data(failure: Any) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def describe_failures(failures: dict[int, Any], log_dir: Path) -> dict[str, Any]:
+def describe_failures(failures: dict[int, Any], log_dir: Path,
+                      rank_errors: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The ``failed`` event's fields from torchrun's per-rank failures (``ProcessFailure``).
 
     The root cause is the rank killed by a signal other than SIGTERM (the OOM
@@ -49,7 +50,12 @@ def describe_failures(failures: dict[int, Any], log_dir: Path) -> dict[str, Any]
             traceback_text = (message.get("extraInfo") or {}).get("py_callstack")
             message = message.get("message", "")
         tail = log_tail(log_dir, int(failure.local_rank))
-        message = str(message or "")
+        message = "" if message in (None, "<NONE>") else str(message)
+        own = (rank_errors or {}).get(int(rank))
+        if own is not None and not message.strip():
+            # No error file (a script without @record): the rank's own error event says it.
+            message = str(own.get("message") or "")
+            traceback_text = traceback_text or own.get("traceback")
         if not message.strip() and tail:
             message = tail.strip().splitlines()[-1]
         if is_disk_full(f"{message}\n{traceback_text or ''}\n{tail or ''}"):
@@ -76,6 +82,19 @@ def describe_failures(failures: dict[int, Any], log_dir: Path) -> dict[str, Any]
     root = dict(entries[0]) if entries else {"rank": None, "exit_code": None, "message": "unknown"}
     root["ranks"] = [{k: e[k] for k in ("rank", "exit_code", "signal", "message")} for e in entries]
     return root
+
+
+def rank_errors_since(run: RunDir, since: float) -> dict[int, dict[str, Any]]:
+    """The first ``error`` event each rank recorded since ``since`` (a launch), by rank."""
+    from backends.runs import read_events
+
+    found: dict[int, dict[str, Any]] = {}
+    for event in read_events(run):
+        rank = event.get("rank")
+        if (event.get("kind") == "error" and isinstance(rank, int)
+                and isinstance(event.get("t"), int | float) and event["t"] >= since):
+            found.setdefault(rank, event)
+    return found
 
 
 def describe_from_rank_errors(run: RunDir, since: float, exc: BaseException) -> dict[str, Any]:

@@ -29,12 +29,14 @@ from backends.launch.commands import (
     build_command,
     build_node_commands,
     build_slurm_script,
+    config_cwd,
     shell_line,
     worker_env,
 )
 from backends.launch.control import LaunchInfo, remove_interrupted_checkpoints, start
 from backends.launch.errors import LaunchError, RunBusyError
 from backends.launch.ownership import busy_message, is_alive
+from backends.launch.script import ScriptConfig, is_script_config, validate_script
 from backends.runs import (
     RunDir,
     RunDirError,
@@ -149,12 +151,26 @@ def prepare(config: Any, runs_dir: str | os.PathLike[str], *,
     A name already taken gets a suffix (``name-2``): an earlier run is never
     overwritten. A full disk is refused before anything is created.
     """
-    config = _validated(config, cuda_devices=cuda_devices)
+    if is_script_config(config.to_dict()):
+        config = validate_script(config)
+    else:
+        config = _validated(config, cuda_devices=cuda_devices)
     try:
         runs = ensure_runs_dir(runs_dir)
         check_free_space(runs)
         return create_run(runs, config.name or config.model, config.to_dict())
     except RunDirError as exc:
+        raise LaunchError(str(exc)) from exc
+
+
+def read_run_config(run: RunDir) -> Any:
+    """The run's config as the object it was made from: a TrainConfig or a ScriptConfig."""
+    from backends.train.config import TrainConfig, TrainConfigError
+
+    try:
+        data = read_config(run)
+        return ScriptConfig.from_dict(data) if is_script_config(data) else TrainConfig.from_dict(data)
+    except (RunDirError, TrainConfigError) as exc:
         raise LaunchError(str(exc)) from exc
 
 
@@ -183,12 +199,7 @@ def launch(config: Any, runs_dir: str | os.PathLike[str], *,
 
 def start_prepared(run: RunDir) -> LaunchInfo:
     """Start a run folder that :func:`prepare` made (status ``created``)."""
-    from backends.train.config import TrainConfig, TrainConfigError
-
-    try:
-        config = TrainConfig.from_dict(read_config(run))
-    except (RunDirError, TrainConfigError) as exc:
-        raise LaunchError(str(exc)) from exc
+    config = read_run_config(run)
     try:
         return start(run, config)
     except OSError as exc:
@@ -202,17 +213,28 @@ def resume(
     overrides: Sequence[str] = (),
     cuda_devices: int | None = None,
 ) -> LaunchInfo:
-    """Continue a run in its own folder from its latest (or the chosen) checkpoint."""
+    """Continue a run in its own folder from its latest (or the chosen) checkpoint.
+
+    A user's script is relaunched in the same folder with the same command: it
+    resumes from its own checkpoints, as it would by hand.
+    """
     from backends.launch.state import run_state
-    from backends.train.config import TrainConfig, TrainConfigError
+    from backends.train.config import TrainConfigError
 
     try:
         run = open_run(run_path)
-        config = TrainConfig.from_dict(read_config(run)).with_overrides(list(overrides))
+        config = read_run_config(run).with_overrides(list(overrides))
     except (RunDirError, TrainConfigError) as exc:
         raise LaunchError(str(exc)) from exc
     if is_alive(run):
         raise RunBusyError(busy_message(run))
+    if isinstance(config, ScriptConfig):
+        if checkpoint is not None:
+            raise LaunchError(f"{run.name} runs your script, which picks its own checkpoint: "
+                              "pass the step to the script (arguments after --)")
+        config = validate_script(config)
+        write_toml_atomic(run.config_path, config.to_dict())
+        return start(run, config)
     remove_interrupted_checkpoints(run)
     chosen = _choose_checkpoint(run, checkpoint)
     state = run_state(run)
@@ -240,18 +262,16 @@ def resume(
 
 def export_commands(run: RunDir, kind: str, **slurm: Any) -> str:
     """The command(s) that start the prepared ``run`` when run exactly as printed."""
-    from backends.train.config import TrainConfig
-
     if kind not in EXPORT_KINDS:
         raise LaunchError(f"unknown command kind {kind!r}: choose {', '.join(EXPORT_KINDS)}")
-    config = TrainConfig.from_dict(read_config(run))
+    config = read_run_config(run)
     if kind == "slurm":
         try:
             return build_slurm_script(config, run.path, **slurm)
         except ValueError as exc:
             raise LaunchError(str(exc)) from exc
-    env = worker_env(config)
+    env, cwd = worker_env(config, run.path), config_cwd(config)
     if kind == "nodes" or config.nnodes > 1:
-        return "\n".join(f"# node {i}\n{shell_line(c, env)}"
+        return "\n".join(f"# node {i}\n{shell_line(c, env, cwd)}"
                          for i, c in enumerate(build_node_commands(config, run.path)))
-    return shell_line(build_command(config, run.path), env)
+    return shell_line(build_command(config, run.path), env, cwd)

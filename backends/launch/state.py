@@ -133,7 +133,8 @@ def list_runs(runs_dir: str | os.PathLike[str]) -> list[RunSummary]:
     """Every run of the runs folder with its true state (newest first); unreadable ones too."""
     result = []
     for summary in list_run_folders(runs_dir):
-        if summary.status == "unreadable":
+        if summary.status == "unreadable" or summary.source != "workbench":
+            # A TensorBoard log has no lifecycle to check: its reader's state stands.
             result.append(summary)
             continue
         try:
@@ -150,7 +151,7 @@ def summary_for(path: Path) -> RunSummary:
     from backends.runs import summarize_run
 
     summary = summarize_run(RunDir(Path(path)))
-    if summary.status == "unreadable":
+    if summary.status == "unreadable" or summary.source != "workbench":
         return summary
     state = run_state(RunDir(Path(path)))
     return replace(summary, status=state.status, reason=state.reason or None)

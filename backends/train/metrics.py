@@ -13,14 +13,19 @@ from __future__ import annotations
 import os
 import resource
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch.distributed.tensor import DTensor
+if TYPE_CHECKING:
+    import torch
+
+# NOTE: torch is imported inside the functions that take tensors, so a script's client
+# (``backends.client``) can read the process RSS without importing torch.
 
 
 def local_bytes(tensors: Iterable[torch.Tensor | None]) -> int:
     """Bytes held by this rank for ``tensors`` (a DTensor counts its local shard)."""
+    from torch.distributed.tensor import DTensor
+
     total = 0
     seen: set[int] = set()
     for t in tensors:
@@ -36,6 +41,8 @@ def local_bytes(tensors: Iterable[torch.Tensor | None]) -> int:
 
 
 def optimizer_bytes(optimizers: Iterable[torch.optim.Optimizer]) -> int:
+    import torch
+
     return local_bytes(
         value
         for opt in optimizers
@@ -61,6 +68,8 @@ def memory_record(
     optimizers: list[torch.optim.Optimizer],
 ) -> dict[str, Any]:
     """One ``kind="memory"`` record's values for this rank."""
+    import torch
+
     values: dict[str, Any] = {
         "device": str(device),
         "param_bytes": local_bytes(parameters),

@@ -23,6 +23,7 @@ from typing import Any
 from backends.launch.failures import (
     describe_failures,
     describe_from_rank_errors,
+    rank_errors_since,
     torchrun_log_dir,
 )
 from backends.launch.ownership import hold_live, read_run_info
@@ -83,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         torchrun(parse_args(argv[split + 1 :]))
     except ChildFailedError as exc:
         if not _ended_since_start(run):
-            _record(run, "failed", **describe_failures(exc.failures, torchrun_log_dir(run)))
+            errors = rank_errors_since(run, _launched_at(run))
+            _record(run, "failed", **describe_failures(exc.failures, torchrun_log_dir(run), errors))
         return 1
     except SignalException as exc:
         if not _ended_since_start(run):

@@ -75,7 +75,8 @@ def _list(runs: list[Any], args: argparse.Namespace) -> int:
         note = r.problem or r.reason
         print(f"{r.name:30} {r.status:10} {_when(r.created)}  {r.model or '-':10} "
               f"{r.strategy or '-':8} world={r.world_size or '-'} step={step} loss={loss}"
-              + (f"  ({note})" if note else ""))
+              + (f"  ({note})" if note else "")
+              + ("  [tensorboard log]" if getattr(r, "source", "") == "tensorboard" else ""))
     return 0
 
 

@@ -1,4 +1,8 @@
-"""``workbench train``: launch, resume or export a training run through the launch service."""
+"""``workbench train``: launch, resume or export a training run through the launch service.
+
+A built-in model from a preset or TOML config, or a user's own script
+(``--script FILE.py`` / ``--module pkg.mod``, its arguments after ``--``).
+"""
 
 from __future__ import annotations
 
@@ -18,11 +22,16 @@ _PROGRESS_INTERVAL_S = 0.5
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "config",
+        "config", nargs="?", default=None,
         metavar="PRESET_OR_TOML",
         help="a preset name (gpt-tiny, dcgan-tiny, vae-tiny, classifier-tiny), a .toml file, "
         "or with --resume a run name or run folder",
     )
+    parser.add_argument("--script", metavar="FILE.py", default=None,
+                        help="train with your own script under torchrun; its arguments go after --")
+    parser.add_argument("--module", metavar="PKG.MOD", default=None,
+                        help="like --script, for a module run as python -m PKG.MOD")
+    parser.set_defaults(accepts_passthrough=True)
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a config value, e.g. --set strategy=fsdp --set nproc=2 "
@@ -67,6 +76,14 @@ def _load_config(source: str, overrides: list[str]) -> Any:
     return config.with_overrides(overrides)
 
 
+def _script_config(args: argparse.Namespace) -> Any:
+    from backends.launch import ScriptConfig
+
+    config = ScriptConfig(script=args.script or "", module=args.module or "",
+                          args=list(args.passthrough), cwd=str(Path.cwd()))
+    return config.with_overrides(args.overrides)
+
+
 def _run_folder(source: str, runs_dir: Path) -> Path:
     """A run given by folder, or by name inside the runs folder."""
     path = Path(source).expanduser()
@@ -107,6 +124,15 @@ def run(args: argparse.Namespace) -> int:
     from backends.train.config import TrainConfigError
 
     runs_dir = Path(getattr(args, "runs_dir", "runs"))
+    scripted = bool(args.script or args.module)
+    if args.passthrough and not scripted:
+        raise CommandError("words after -- are your script's arguments: give --script FILE.py")
+    if scripted and args.resume:
+        raise CommandError("--resume takes a run: workbench train RUN --resume (no --script)")
+    if args.config is None and not scripted:
+        raise CommandError("give a preset, a .toml config, --script FILE.py or --module PKG.MOD")
+    if args.config is not None and scripted:
+        raise CommandError(f"give either {args.config!r} or --script/--module, not both")
     try:
         if args.resume:
             info = launch.resume(_run_folder(args.config, runs_dir),
@@ -116,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             if args.from_checkpoint is not None:
                 raise CommandError("--from-checkpoint needs --resume and a run to resume")
-            config = _load_config(args.config, args.overrides)
+            config = (_script_config(args) if scripted
+                      else _load_config(args.config, args.overrides))
             if args.print_command:
                 return _print_command(config, runs_dir, args)
             info = launch.launch(config, runs_dir)
