@@ -123,7 +123,18 @@ class WatchedRun:
     @property
     def total_steps(self) -> int:
         steps = self.config.get("steps")
-        return steps if isinstance(steps, int) else 0
+        if isinstance(steps, int) and steps > 0:
+            return steps
+        # A user's script says how many steps it will take when it starts (client.init(steps=)).
+        started = [e.get("steps") for e in self.events if e.get("kind") == "started"]
+        return started[-1] if started and isinstance(started[-1], int) else 0
+
+    @property
+    def model_label(self) -> str:
+        """The model, or for a user's script its file or module name."""
+        script, module = self.config.get("script"), self.config.get("module")
+        return (_text(self.config.get("model")) or (Path(script).name if script else None)
+                or module or "?")
 
 
 def _list_runs(runs_dir: Path) -> list[RunSummary]:
@@ -896,7 +907,7 @@ class MonitorPanel(QWidget):
         reason = (summary.problem or summary.reason) if summary is not None else None
         self.title_label.setText(
             f"<b>{current.name}</b>{extra} · {status} · "
-            f"{_text(config.get('model')) or '?'} · {_text(config.get('strategy')) or '?'} "
+            f"{current.model_label} · {_text(config.get('strategy')) or '?'} "
             f"× {world}" + (f"<br><span style='color: gray;'>{html.escape(reason)}</span>"
                             if reason else "")
         )

@@ -42,6 +42,7 @@ from backends.devices import gpu_names
 from backends.runs import write_toml_atomic
 from panels.training.form import ConfigForm, FormFieldError, error_field
 from panels.training.planner_pane import PlannerPane
+from panels.training.script_form import SCRIPT_PRESET, ScriptForm
 from panels.training.sweep import SweepBox
 from resources import resource_path
 from workbench.context import AppContext
@@ -106,6 +107,36 @@ def prepare_launch(values: dict[str, Any], runs_dir: Path, gpu_count: int) -> Pr
     )
 
 
+def prepare_script_launch(values: dict[str, Any], runs_dir: Path) -> Prepared:
+    """Validate the "Your script" form and derive the exact commands (runs on a worker)."""
+    from backends import launch
+    from backends.launch.script import validate_script
+
+    try:
+        config = validate_script(launch.ScriptConfig.from_dict(values))
+    except launch.LaunchError as exc:
+        message = str(exc)
+        key = next((k for k in ("script", "module", "cwd", "strategy", "nproc", "nnodes",
+                                "rdzv_endpoint", "device", "env", "name")
+                    if message.startswith(k) or f" {k} " in message[:40]), "script")
+        return Prepared(None, message, key)
+    run_dir = Path(runs_dir) / config.name
+    if run_dir.exists():
+        return Prepared(None, f"a run named {config.name!r} already exists in {runs_dir}: choose "
+                        "another name (or select that run and press Resume)", "name")
+    env, cwd = launch.worker_env(config, run_dir), config.cwd
+    if config.nnodes == 1:
+        commands = [launch.shell_line(launch.build_command(config, run_dir), env, cwd)]
+    else:
+        commands = [launch.shell_line(c, env, cwd) for c in launch.build_node_commands(config, run_dir)]
+    try:
+        slurm = launch.build_slurm_script(config, run_dir)
+    except ValueError as exc:
+        slurm = f"# {exc}"
+    return Prepared(config=config.to_dict(), commands=commands, slurm=slurm,
+                    exposure=launch.exposure_note(config))
+
+
 def with_defaults(values: dict[str, Any]) -> dict[str, Any]:
     """A preset's values over the config defaults, so every form field has a value."""
     from backends.train.config import TrainConfig  # no torch: cheap to import
@@ -156,10 +187,14 @@ class TrainingPanel(QWidget):
 
         self.form = ConfigForm()
         self.form.sig_changed.connect(self._schedule_validation)
+        self.script_form = ScriptForm()
+        self.script_form.setObjectName("script_form")
+        self.script_form.sig_changed.connect(self._schedule_validation)
+        self.script_form.hide()
         self.preset_box = QComboBox()
         self.preset_box.setObjectName("preset_box")
         self.preset_box.activated.connect(lambda _i: self.load_preset(self.preset_box.currentText()))
-        save_preset = QPushButton("Save as preset…")
+        self.save_preset_button = save_preset = QPushButton("Save as preset…")
         save_preset.clicked.connect(self._ask_save_preset)
         self.form_status = QLabel()
         self.form_status.setObjectName("form_status")
@@ -173,6 +208,7 @@ class TrainingPanel(QWidget):
         form_layout = QVBoxLayout(form_box)
         form_layout.addLayout(presets_row)
         form_layout.addWidget(self.form)
+        form_layout.addWidget(self.script_form)
         form_layout.addWidget(self.form_status)
         self.sweep = SweepBox(self._sweep_tasks, self.form.values, lambda: self.context.runs_dir,
                               lambda: self._gpu_count or 0)
@@ -271,14 +307,33 @@ class TrainingPanel(QWidget):
         current = self.preset_box.currentText()
         self._presets = list_presets(self.user_presets_dir)
         self.preset_box.clear()
-        self.preset_box.addItems(list(self._presets))
-        if current in self._presets:
+        self.preset_box.addItems([*self._presets, SCRIPT_PRESET])
+        if current in self._presets or current == SCRIPT_PRESET:
             self.preset_box.setCurrentText(current)
 
+    @property
+    def script_mode(self) -> bool:
+        """Whether the launcher is set to run the user's own script."""
+        return not self.script_form.isHidden()
+
+    def _set_script_mode(self, on: bool) -> None:
+        self.script_form.setVisible(on)
+        self.form.setVisible(not on)
+        self.sweep.setVisible(not on)  # sizes of a built-in model: not for a script
+        self.planner.setVisible(not on)
+        self.lr_plot.setVisible(not on)
+        self.save_preset_button.setEnabled(not on)  # presets hold built-in configs
+
     def load_preset(self, name: str) -> None:
+        if name == SCRIPT_PRESET:
+            self.preset_box.setCurrentText(name)
+            self._set_script_mode(True)
+            self._schedule_validation()
+            return
         path = self._presets.get(name)
         if path is None:
             return
+        self._set_script_mode(False)
         try:
             values = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -320,6 +375,19 @@ class TrainingPanel(QWidget):
         self._debounce.start()
 
     def _validate_now(self) -> None:
+        if self.script_mode:
+            try:
+                script_values = self.script_form.values()
+            except FormFieldError as exc:
+                self._show_prepared(Prepared(None, str(exc), exc.key))
+                return
+            self._tasks.submit(
+                prepare_script_launch, script_values, self.context.runs_dir,
+                on_done=self._show_prepared,
+                on_error=lambda exc, _details: self._show_prepared(Prepared(None, str(exc))),
+                supersede=True,
+            )
+            return
         try:
             values = self.form.values()
         except FormFieldError as exc:
@@ -337,13 +405,15 @@ class TrainingPanel(QWidget):
 
     def _show_prepared(self, prepared: Prepared) -> None:
         self.prepared = prepared
+        form = self.script_form if self.script_mode else self.form
         if prepared.config is None:
-            self.form.show_error(prepared.error_key, prepared.error)
+            form.show_error(prepared.error_key, prepared.error)
             self.form_status.setText("" if prepared.error_key else prepared.error)
             self.command_view.setPlainText("")
+            self.exposure_label.setText("")
             self.lr_curve.setData([], [])
         else:
-            self.form.clear_errors()
+            form.clear_errors()
             self.form_status.setText("")
             self.command_view.setPlainText(self.command_text())
             self.exposure_label.setText(prepared.exposure)
@@ -414,6 +484,10 @@ class TrainingPanel(QWidget):
         """The launched name is taken now: put the next free one in the form."""
         from backends.launch.service import next_free_name
 
+        if self.script_mode:
+            self.script_form.name_edit.setText(next_free_name(self.context.runs_dir, used))
+            self._schedule_validation()
+            return
         try:
             values = self.form.values()
         except FormFieldError:
@@ -495,7 +569,10 @@ def _launch(config: dict[str, Any], runs_dir: Path, gpu_count: int) -> tuple[Pat
     from backends import launch
     from backends.train.config import TrainConfig
 
-    info = launch.launch(TrainConfig.from_dict(config), runs_dir, cuda_devices=gpu_count)
+    if config.get("source") == "script":
+        info = launch.launch(launch.ScriptConfig.from_dict(config), runs_dir)
+    else:
+        info = launch.launch(TrainConfig.from_dict(config), runs_dir, cuda_devices=gpu_count)
     return info.run.path, None
 
 

@@ -128,3 +128,44 @@ def test_launch_offers_the_next_name_and_kill_asks_then_reads_killed(qtbot, tmp_
         if launch.is_alive(RunDir(run)):
             launch.kill(RunDir(run))
         window.close()
+
+
+@pytest.mark.slow
+def test_your_script_from_the_launcher_shows_its_command_and_runs(qtbot, tmp_path):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "ddp_train.py"
+    window = build_window(tmp_path / "runs")
+    qtbot.addWidget(window)
+    window.show()
+    launcher = window.panels["training"]
+    qtbot.waitUntil(lambda: launcher.prepared is not None and not launcher.is_busy(), timeout=60000)
+    launcher.load_preset("Your script…")
+    assert launcher.script_mode and launcher.form.isHidden()
+    form = launcher.script_form
+    form.set_script(tmp_path / "missing.py")
+    qtbot.waitUntil(lambda: not launcher.is_busy(), timeout=30000)
+    assert not launcher.launch_button.isEnabled()
+    assert "does not exist" in form.errors["script"].text()
+    form.set_script(example)
+    form.args_edit.setText("--steps 12 --lr '3e-3'")
+    form.strategy_box.setCurrentText("ddp")
+    form.nproc_spin.setValue(2)
+    qtbot.waitUntil(lambda: launcher.launch_button.isEnabled() and not launcher.is_busy(),
+                    timeout=30000)
+    command = launcher.command_view.toPlainText()
+    assert command.startswith(f"cd {example.parent} && ") and "WORKBENCH_RUN_DIR=" in command
+    assert command.endswith(f"{example} --steps 12 --lr 3e-3") and "--nproc-per-node 2" in command
+    qtbot.mouseClick(launcher.launch_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: launcher.current_run is not None, timeout=60000)
+    from backends.runs import RunDir
+
+    run = RunDir(launcher.current_run)
+    try:
+        qtbot.waitUntil(lambda: launch.run_state(run).status == "finished", timeout=180000)
+        assert sorted(run.metrics_files()) == [0, 1]
+        assert form.name_edit.text() == "ddp_train-2"  # the next launch gets a free name
+    finally:
+        if launch.is_alive(run):
+            launch.kill(run)
+        window.close()
