@@ -183,8 +183,9 @@ def write_html_report(
                     parts.append(f"<td title='{esc(reason)}'>undefined</td>")
                     continue
                 interval = fairness.interval(model, metric, group)
+                wilson = fairness.interval_method(model, metric, group) == "wilson"
                 extra = (
-                    f"<br><small>[{interval[0]:.3f}, {interval[1]:.3f}]</small>"
+                    f"<br><small>[{interval[0]:.3f}, {interval[1]:.3f}]{'*' if wilson else ''}</small>"
                     if interval and math.isfinite(interval[0])
                     else ""
                 )

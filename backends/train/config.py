@@ -151,6 +151,10 @@ class TrainConfig:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise TrainConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise TrainConfigError(
+                f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+            ) from exc
         try:
             return cls.from_dict(tomllib.loads(text))
         except tomllib.TOMLDecodeError as exc:
