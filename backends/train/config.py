@@ -52,6 +52,10 @@ DATA_FIELDS: dict[str, tuple[str, ...]] = {
 _PLACEHOLDERS = {"vocab_size": 256, "nc": 1, "image_size": 8, "n_features": 4, "n_classes": 2}
 
 
+#: Scales the steps of every run started from the command line (e.g. 0.02), so
+#: tests can run the README's training examples as written, only shorter.
+STEPS_SCALE_ENV = "WORKBENCH_STEPS_SCALE"
+
 class TrainConfigError(ValueError):
     """A training config value is wrong; the message names the field and the fix."""
 
@@ -173,6 +177,16 @@ class TrainConfig:
                     )
                 target = target.setdefault(part, {})
             target[parts[-1]] = value
+        scale = os.environ.get(STEPS_SCALE_ENV)
+        if scale and isinstance(values.get("steps"), int):
+            # Tests run the README's training lines as written, only shorter.
+            try:
+                factor = float(scale)
+            except ValueError:
+                raise TrainConfigError(
+                    f"{STEPS_SCALE_ENV}={scale!r} is not a number: unset it or give e.g. 0.02"
+                ) from None
+            values["steps"] = max(1, math.ceil(values["steps"] * factor))
         return type(self).from_dict(values)
 
     # ---------------------------------------------------------------- derived values
