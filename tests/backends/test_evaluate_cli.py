@@ -235,3 +235,37 @@ def test_a_metric_undefined_in_every_group_is_reported_not_a_crash(prediction_cs
     assert main(argv + ["--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["overall"]["ppv"] is None and data["overall"]["selection_rate"] == 0.0
+
+
+def test_the_html_report_is_complete_and_its_command_reproduces_it(tmp_path, capsys):
+    import shlex
+
+    from backends.evaluate.analysis import analyse, reproduce_command, write_html_report
+    from backends.evaluate.paired import compare_models
+    from backends.evaluate.scores import solve_thresholds
+
+    pred = compas_demo("race")
+    analysis = analyse(pred, resamples=300, curve_resamples=50, seed=3)
+    paired = compare_models(pred, "accuracy", resamples=500)
+    solution = solve_thresholds(analysis.score_table, "fpr")
+    out = write_html_report(
+        tmp_path / "r.html", analysis, paired=paired, solution=solution, version="9.9"
+    )
+    text = out.read_text()
+    for needed in (
+        "Provenance", "workbench 9.9", "score &gt;= 5", "Fairness criteria", "80 % rule",
+        "2 x 2 tables", "Exact McNemar test", "equal false positive rates", "Native American",
+    ):
+        assert needed in text, needed
+    command = reproduce_command(analysis)
+    assert command in text
+    argv = shlex.split(command)
+    assert main(argv[1:] + ["--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["groups"]["Caucasian"]["fpr"] == analysis.report.value(0, "fpr", "Caucasian")
+    # The command evaluates model A alone (the view resamples both models' cells at
+    # once), so its intervals agree to Monte-Carlo error, not to the last digit.
+    low, high = data["groups"]["Caucasian"]["ci"]["bca"]["fpr"]
+    assert (low, high) == pytest.approx(
+        analysis.report.interval(0, "fpr", "Caucasian", "bca"), abs=0.01
+    )
