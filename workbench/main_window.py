@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QSizePolicy,
     QTabWidget,
     QToolBar,
     QWidget,
@@ -54,6 +55,8 @@ class MessageBar(QToolBar):
         self.label = QLabel()
         self.label.setObjectName("message_text")
         self.label.setWordWrap(True)
+        # Span the window: a toolbar would otherwise squeeze the text into a narrow column.
+        self.label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.label.setStyleSheet("QLabel { color: #8a1f11; padding: 4px; }")
         self.setStyleSheet("QToolBar#message_bar { background: #fbe3e4; border: 0; }")
@@ -262,6 +265,9 @@ class MainWindow(QMainWindow):
         state = settings.blob("window/state")
         if state is not None and not self.restoreState(state, _LAYOUT_VERSION):
             settings.remove("window/state")
+        # The saved state remembers whether the message bar was showing; its message is
+        # not saved, so it would come back as an empty bar. Messages are of one session.
+        self.message_bar.hide()
 
     def _save_layout(self) -> None:
         settings = self.context.settings
