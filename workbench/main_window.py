@@ -135,6 +135,10 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.panels[spec.name] = widget
         self.docks[spec.name] = dock
+        # A panel's status message belongs to it: leaving the panel clears it.
+        dock.visibilityChanged.connect(
+            lambda visible: None if visible else self.statusBar().clearMessage()
+        )
 
     def _build_panel(self, spec: PanelSpec) -> QWidget:
         if importlib.util.find_spec(spec.module) is None:
