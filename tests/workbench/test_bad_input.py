@@ -186,3 +186,22 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert first.strip() == b"{"
     assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["train", "gpt-tiny", "--set", "data.dataset=nosuch"], "dataset 'nosuch' is unknown"),
+        (["train", "latin1.toml"], "is not UTF-8 text"),
+        (["eval", "fairness", "--demo", "compas", "--group", "nosuch"], "choose one of race"),
+        (["plan", "--layers", "1000000000", "--d-model", "1024", "--heads", "16", "--vocab",
+          "50000", "--seq-len", "1024"], "parameters (closed form)"),
+        (["generate", "gpt-kjv", "--prompt", "hi", "--max-new-tokens", "100000000"],
+         "use at most 100,000"),
+    ],
+)
+def test_the_line_names_the_problem_and_the_fix(argv, says, inputs, monkeypatch, capsys):
+    monkeypatch.chdir(inputs)
+    monkeypatch.setenv("WORKBENCH_RUNS_DIR", str(inputs / "runs"))
+    assert main(list(argv)) == 2
+    assert says in capsys.readouterr().err
