@@ -200,6 +200,14 @@ class GroupsView(QWidget):
         ):
             suffix += " (Wilson score where counts are few, marked * in the table)"
         set_title(self.group_plot, title + suffix)
+        # The axis says what the bars are: rates, or differences of rates.
+        if model == "delta":
+            left = f"{metric}: model A − model B"
+        elif versus:
+            left = f"{metric} − reference group's"
+        else:
+            left = "rate"
+        self.group_plot.setLabel("left", left)
         self.group_plot.setXRange(-0.6, len(names) - 0.4, padding=0)
         top = (
             np.nanmax(
