@@ -55,6 +55,9 @@ class GenerationError(ValueError):
 # ---------------------------------------------------------------- settings
 
 
+#: The longest continuation one call writes; its token buffer is allocated up front.
+MAX_NEW_TOKENS = 100_000
+
 @dataclasses.dataclass(kw_only=True)
 class SamplingConfig:
     """How to pick each next token. ``validate`` is the one place values are checked.
@@ -118,6 +121,11 @@ class SamplingConfig:
                 "1.0 switches it off, 1.1-1.3 discourages repeats"
             )
         integer("max_new_tokens", 1)
+        if self.max_new_tokens > MAX_NEW_TOKENS:
+            raise GenerationError(
+                f"max_new_tokens is {self.max_new_tokens:,}: use at most {MAX_NEW_TOKENS:,} "
+                "(continue from the result for more)"
+            )
         integer("alternatives", 0)
         if self.seed is not None:
             integer("seed", 0)

@@ -4,9 +4,10 @@ For a few GPT shapes, precisions and activation checkpointing, one AdamW step
 runs under ``torch.distributed._tools.mem_tracker.MemTracker``, which counts
 every tensor storage (parameters, gradients, optimizer state, activations,
 temporaries) as it is allocated and freed, on any device. The planner's
-``total`` is compared with the tracked peak, and so is the peer estimate
-``accelerate estimate-memory`` gives for training with Adam (4 x the fp32
-weights; no activations). A ratio of 1.00 is a perfect prediction.
+``total`` is compared with the tracked peak, and so is the rule of thumb
+``accelerate estimate-memory`` applies for training with Adam (4 x the fp32
+weights; no activations). That peer is the formula, computed here; accelerate
+itself is not run. A ratio of 1.00 is a perfect prediction.
 
     python bench/plan_accuracy.py
 """

@@ -1,7 +1,8 @@
 """Benchmark: the workbench trainer against a plain hand-written torchrun loop (throughput ratio).
 
 Both train the same GPT on the same character data with the same strategy
-(DDP by default), the same processes and threads, under torchrun. The plain
+(DDP by default), the same processes and threads, under torchrun, and both on
+the CPU with gloo (also on a GPU machine: the plain loop is written for CPU). The plain
 loop is what one would write by hand: forward, backward, clip, AdamW step,
 ``loss.item()``. The workbench loop adds what it is for: per-rank metrics and
 memory records every step, the loss all-reduce, the stop check, the LR
@@ -102,6 +103,9 @@ def run_workbench(args: argparse.Namespace, tmp: Path) -> float:
         "name": "bench", "model": "gpt", "strategy": args.strategy, "nproc": args.nproc,
         "steps": args.steps, "batch_size": args.batch_size, "lr": 1e-3, "log_every": 1,
         "checkpoint_every": 0, "model_config": MODEL, "data": {"dataset": "excerpt"},
+        # The plain loop runs on CPU with gloo; so does this side, even on a GPU machine
+        # ("auto" would pick CUDA + NCCL there and compare two different machines).
+        "device": "cpu",
     })
     run = create_run(tmp, "bench", config.to_dict())
     status = launch.wait(launch.start(run, config))

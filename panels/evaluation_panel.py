@@ -341,8 +341,19 @@ class EvaluationPanel(QWidget):
             images["ROC per group"] = widget_png(self.thresholds_view.roc_plot)
             images["Calibration per group"] = widget_png(self.calibration_view.calibration_plot)
         try:
+            from importlib.metadata import PackageNotFoundError, version
+
+            try:
+                made_by = version("workbench")
+            except PackageNotFoundError:
+                made_by = ""
             out = write_html_report(
-                path, self.analysis, images=images, paired=self.paired, solution=self.solution
+                path,
+                self.analysis,
+                images=images,
+                paired=self.paired,
+                solution=self.solution,
+                version=made_by,
             )
         except OSError as exc:
             self._show_error(f"Could not write {path} ({exc.strerror}): choose another folder.")

@@ -1,8 +1,12 @@
 """Render the latent studio offscreen with the demo models and save the README screenshots.
 
 Writes ``docs/screenshots/latent-grid.png`` (a seed grid), ``latent-interpolation.png``
-(four anchors, a slerp position and a strip) and ``latent-brush.png`` (a painted
-feature-brush edit with its pooled mask and the stroke history)::
+(four anchors, a slerp position and a strip), ``latent-brush.png`` (a painted
+feature-brush edit with its pooled mask and the stroke history), and
+``latent-brush-tshirt-draw.png`` / ``latent-brush-tshirt-remove.png`` (the T-shirt
+concept drawn on a grid cell of middling T-shirt probability, and removed from the
+one that looks most like one, with the concept score inside the mask before and
+after in the stroke's caption)::
 
     python tools/latent_screenshots.py [--out docs/screenshots] [--model dcgan-fashion]
 """
@@ -91,10 +95,44 @@ def main(argv: list[str] | None = None) -> int:
     panel.history.setCurrentRow(0)
     settle()
     panel.grab().save(str(args.out / "latent-brush.png"))
+    tshirt_shots(panel, settle, args.out)
     panel.shutdown()
-    for name in ("latent-grid.png", "latent-interpolation.png", "latent-brush.png"):
+    for name in ("latent-grid.png", "latent-interpolation.png", "latent-brush.png",
+                 "latent-brush-tshirt-draw.png", "latent-brush-tshirt-remove.png"):
         print(args.out / name)
     return 0
+
+
+def tshirt_shots(panel, settle, out: Path, concept: str = "T-shirt/top") -> None:  # noqa: ANN001
+    """Draw the concept where it is absent and remove it where it is present, on its layer."""
+    import numpy as np
+
+    from backends.latent import analysis, concepts
+
+    classifier = analysis.concept_classifier_for(panel.model)
+    c = classifier.class_names.index(concept)
+    p = classifier.probabilities(panel.grid.images.transpose(0, 3, 1, 2) / 255.0)[:, c]
+    mask = concepts.probe_masks(panel.model.image_size)[0]
+    layer = next(n for n in panel.model.brush_layers if concept in panel.stats.offered(n))
+    middle = int(np.argsort(p)[len(p) // 2])  # a typical cell, neither T-shirt nor its opposite
+    for mode, cell, name in (("draw", middle, "draw"), ("remove", int(np.argmax(p)), "remove")):
+        panel.reset_strokes()
+        settle()
+        panel.select_cell(cell)
+        settle()
+        before = classifier.masked_scores(panel.shown_image.transpose(2, 0, 1)[None] / 255.0, mask)[0, c]
+        panel.tabs.setCurrentIndex(2)
+        panel.brush_layer.setCurrentIndex(panel.brush_layer.findData(layer))
+        panel.concept_combo.setCurrentIndex(panel.concept_combo.findData(concept))
+        panel.intensity_combo.setCurrentIndex(1)
+        (panel.draw_radio if mode == "draw" else panel.remove_radio).setChecked(True)
+        panel.add_stroke(mask)
+        settle()
+        after = classifier.masked_scores(panel.shown_image.transpose(2, 0, 1)[None] / 255.0, mask)[0, c]
+        print(f"{mode} {concept} on cell {cell} ({layer}): score inside the mask {before:.2f} -> {after:.2f}")
+        panel.history.setCurrentRow(0)
+        settle()
+        panel.grab().save(str(out / f"latent-brush-tshirt-{name}.png"))
 
 
 if __name__ == "__main__":

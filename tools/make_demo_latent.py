@@ -16,6 +16,7 @@ Run from the repository root (about 10 minutes on two CPU cores)::
     python tools/make_demo_latent.py            # both
     python tools/make_demo_latent.py --only vae --steps 500   # a quick try
     python tools/make_demo_latent.py --concepts-only         # statistics only
+    python tools/make_demo_latent.py --stats-only            # keep the classifier too
 
 Training is seeded, so a rerun on the same machine and library versions
 rebuilds the same weights.
@@ -113,8 +114,8 @@ def package(name: str, checkpoint: Path, recipe: dict) -> Path:
     return out
 
 
-def add_concepts(out: Path) -> None:
-    """Train the concept classifier and compute unit statistics for the demo in ``out``."""
+def add_concepts(out: Path, keep_classifier: bool = False) -> None:
+    """Train the concept classifier (unless kept) and compute unit statistics for the demo in ``out``."""
     from backends.data.images import load_images
     from backends.latent import analysis, concepts
     from backends.latent.model import open_latent_model
@@ -122,12 +123,19 @@ def add_concepts(out: Path) -> None:
     data = load_images(DATASET)
     name = out.name
     model = open_latent_model(out)
-    images = analysis.dataset_for(model, limit=len(data))
-    classifier = concepts.train_concept_classifier(images.images, images.labels, images.class_names)
-    print(f"{name}: concept classifier accuracy on its training images "
-          f"{classifier.accuracy(images.images, images.labels):.3f}", flush=True)
-    classifier.save(out / analysis.CLASSIFIER_FILE)
+    if keep_classifier:
+        classifier = concepts.ConceptClassifier.load(out / analysis.CLASSIFIER_FILE)
+    else:
+        images = analysis.dataset_for(model, limit=len(data))
+        classifier = concepts.train_concept_classifier(
+            images.images, images.labels, images.class_names
+        )
+        print(f"{name}: concept classifier accuracy on its training images "
+              f"{classifier.accuracy(images.images, images.labels):.3f}", flush=True)
+        classifier.save(out / analysis.CLASSIFIER_FILE)
     stats = concepts.compute_unit_statistics(model, classifier, samples=2048, seed=0)
+    for layer in stats.layers:
+        print(f"{name}: {layer} offers {', '.join(stats.offered(layer))}", flush=True)
     stats.save(out / analysis.STATS_FILE)
     size = sum(f.stat().st_size for f in out.iterdir())
     print(f"{name}: wrote {out} ({size / 1e6:.2f} MB)", flush=True)
@@ -141,11 +149,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep the shipped weights; only recompute concepts.npz and unit_stats.npz")
     parser.add_argument("--keep-runs", type=Path, default=None,
                         help="keep the training runs in this folder (default: a temporary one)")
+    parser.add_argument("--stats-only", action="store_true",
+                        help="keep weights and concepts.npz; only recompute unit_stats.npz")
     args = parser.parse_args(argv)
     names = [n for n in RECIPES if args.only is None or n.startswith(args.only)]
-    if args.concepts_only:
+    if args.concepts_only or args.stats_only:
         for name in names:
-            add_concepts(DEMO_DIR / name)
+            add_concepts(DEMO_DIR / name, keep_classifier=args.stats_only)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         runs_dir = args.keep_runs or Path(tmp)

@@ -7,7 +7,9 @@ their engines when they first need them.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import workbench
 from backends.runs import RunDirError, ensure_runs_dir
 from workbench.context import AppContext
 from workbench.main_window import MainWindow
-from workbench.settings import AppSettings
+from workbench.settings import AppSettings, settings_file
 from workbench.theme import apply_theme
 
 # Set by the start-up benchmark: print when the window is shown, then quit.
@@ -76,8 +78,20 @@ def render_screenshot(
     out: Path, panel: str | None = None, size: QSize | None = None, runs_dir: Path | None = None,
     settings: AppSettings | None = None,
 ) -> Path:
-    """Render the main window (optionally with ``panel`` in front) to a PNG file."""
+    """Render the main window (optionally with ``panel`` in front) to a PNG file.
+
+    Without ``settings`` the window reads a copy of the user's settings, so closing
+    it saves its layout into the copy: a screenshot never changes the next start.
+    """
     app = application()
+    scratch = None
+    if settings is None:
+        scratch = tempfile.TemporaryDirectory(prefix="workbench-screenshot-")
+        copy = Path(scratch.name) / "workbench.ini"
+        user = settings_file()
+        if user.is_file():
+            shutil.copyfile(user, copy)
+        settings = AppSettings(copy)
     window = build_window(runs_dir, settings)
     try:
         window.resize(size or QSize(1280, 800))
@@ -102,3 +116,5 @@ def render_screenshot(
         window.close()
         window.deleteLater()
         app.processEvents()
+        if scratch is not None:
+            scratch.cleanup()

@@ -67,7 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs_dir is None:
         args.runs_dir = _env_runs_dir() or Path("runs")
     try:
-        return int(args._command.run(args) or 0)
+        status = int(args._command.run(args) or 0)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        # The reader went away (``workbench runs | head -1``): what it wanted was printed.
+        # Point stdout at /dev/null so the interpreter's final flush does not complain.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except CommandError as exc:
         print(f"workbench {args.verb}: error: {exc}", file=sys.stderr)
         return 2

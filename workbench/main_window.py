@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QSizePolicy,
     QTabWidget,
     QToolBar,
     QWidget,
@@ -54,6 +55,8 @@ class MessageBar(QToolBar):
         self.label = QLabel()
         self.label.setObjectName("message_text")
         self.label.setWordWrap(True)
+        # Span the window: a toolbar would otherwise squeeze the text into a narrow column.
+        self.label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.label.setStyleSheet("QLabel { color: #8a1f11; padding: 4px; }")
         self.setStyleSheet("QToolBar#message_bar { background: #fbe3e4; border: 0; }")
@@ -132,6 +135,10 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.panels[spec.name] = widget
         self.docks[spec.name] = dock
+        # A panel's status message belongs to it: leaving the panel clears it.
+        dock.visibilityChanged.connect(
+            lambda visible: None if visible else self.statusBar().clearMessage()
+        )
 
     def _build_panel(self, spec: PanelSpec) -> QWidget:
         if importlib.util.find_spec(spec.module) is None:
@@ -277,6 +284,9 @@ class MainWindow(QMainWindow):
         state = settings.blob("window/state")
         if state is not None and not self.restoreState(state, _LAYOUT_VERSION):
             settings.remove("window/state")
+        # The saved state remembers whether the message bar was showing; its message is
+        # not saved, so it would come back as an empty bar. Messages are of one session.
+        self.message_bar.hide()
 
     def _save_layout(self) -> None:
         settings = self.context.settings

@@ -134,6 +134,13 @@ def load_corpus(source: str = "auto") -> TextCorpus:
         return load_kjv()
     if source == "excerpt":
         return load_excerpt()
+    path = Path(source)
+    if not path.exists() and path.suffix == "" and os.sep not in source and "/" not in source:
+        # A bare word that is no file is a dataset name the user misspelt, not a path.
+        raise DataError(
+            f"dataset {source!r} is unknown: choose auto, kjv or excerpt, or give the path of "
+            "a UTF-8 text file"
+        )
     return load_text_file(source)
 
 

@@ -14,6 +14,7 @@ import csv
 import html
 import math
 import os
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from backends.evaluate.metrics import METRIC_DESCRIPTIONS, RATE_METRICS
 from backends.evaluate.paired import PairedTest
 from backends.evaluate.predictions import Predictions
 from backends.evaluate.scores import (
+    CONSTRAINT_NAMES,
     CalibrationCurves,
     RocCurves,
     ScoreTable,
@@ -149,11 +151,18 @@ def write_html_report(
     images: dict[str, bytes] | None = None,
     paired: PairedTest | None = None,
     solution: ThresholdSolution | None = None,
+    version: str = "",
 ) -> Path:
-    """A self-contained HTML report: tables, the paired test, and plots given as PNG bytes."""
+    """A self-contained HTML report: provenance, tables, criteria, 2x2 tables, thresholds,
+    the paired test with McNemar's cross-check, and plots given as PNG bytes."""
     fairness = analysis.report
     esc = html.escape
     method = fairness.methods[0] if fairness.methods else None
+    pred = analysis.predictions
+    thresholds = ", ".join(
+        f"{name}: {'labels given' if t is None else f'score >= {t:g}'}"
+        for name, t in zip(fairness.model_names, fairness.thresholds or [None] * 2, strict=False)
+    )
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>Evaluation report</title>",
         "<style>body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;"
@@ -163,10 +172,22 @@ def write_html_report(
         f"{fairness.cells.n_rows:,} rows; groups by {esc(', '.join(fairness.group_columns))}; "
         f"reference group {esc(fairness.reference_group)}.</p>",
     ]
+    parts.append(
+        "<h2>Provenance</h2><ul>"
+        f"<li>data: {esc(fairness.source or 'predictions')}; label column "
+        f"{esc(pred.label_column)}; groups {esc(', '.join(fairness.group_columns))}</li>"
+        f"<li>thresholds: {esc(thresholds)}</li>"
+        f"<li>bootstrap: {fairness.resamples:,} resamples, seed {fairness.seed}, "
+        f"{fairness.confidence:.0%} intervals</li>"
+        f"<li>made by workbench {esc(version or 'unknown version')}; reproduce with "
+        f"<code>{esc(reproduce_command(analysis))}</code></li></ul>"
+    )
     if fairness.resamples:
         parts.append(
             f"<p>Intervals: {fairness.confidence:.0%} {esc(method or '')}, {fairness.resamples:,} bootstrap "
-            "resamples of the rows (drawn as multinomial counts per cell).</p>"
+            "resamples of the rows (drawn as multinomial counts per cell). Marked * : Wilson score "
+            "intervals, used where a rate has few rows in its denominator or its resamples all "
+            "agree.</p>"
         )
     for model in range(fairness.cells.n_models):
         parts.append(
@@ -183,21 +204,31 @@ def write_html_report(
                     parts.append(f"<td title='{esc(reason)}'>undefined</td>")
                     continue
                 interval = fairness.interval(model, metric, group)
+                wilson = fairness.interval_method(model, metric, group) == "wilson"
                 extra = (
-                    f"<br><small>[{interval[0]:.3f}, {interval[1]:.3f}]</small>"
+                    f"<br><small>[{interval[0]:.3f}, {interval[1]:.3f}]{'*' if wilson else ''}</small>"
                     if interval and math.isfinite(interval[0])
                     else ""
                 )
                 parts.append(f"<td>{value:.3f}{extra}</td>")
             parts.append("</tr>")
         parts.append("</table>")
+        parts.append(_criteria_html(fairness, model))
+        parts.append(_confusion_html(fairness, model))
     if paired is not None:
         parts.append(
             f"<h2>Paired test: {esc(paired.description)}</h2><p>{esc(paired.explanation)}</p>"
         )
+        if paired.mcnemar_p is not None and paired.discordant is not None:
+            a_only, b_only = paired.discordant
+            parts.append(
+                f"<p>Exact McNemar test (two-sided, cross-check): {a_only} rows only "
+                f"{esc(paired.model_names[0])} got right, {b_only} only "
+                f"{esc(paired.model_names[1])}; p = {paired.mcnemar_p:.4f}.</p>"
+            )
     if solution is not None:
         parts.append(
-            f"<h2>Post-processing: {esc(solution.constraint)}</h2><p>accuracy {solution.accuracy:.4f} against "
+            f"<h2>Post-processing thresholds: {esc(CONSTRAINT_NAMES.get(solution.constraint, solution.constraint))}</h2><p>accuracy {solution.accuracy:.4f} against "
             f"{solution.baseline_accuracy:.4f} for the best single threshold</p><ul>"
         )
         parts += [
@@ -218,6 +249,67 @@ def write_html_report(
     path = Path(path)
     path.write_text("\n".join(parts), encoding="utf-8")
     return path
+
+
+def reproduce_command(analysis: Analysis) -> str:
+    """The ``workbench eval fairness`` line that recomputes this analysis's tables."""
+    fairness, pred = analysis.report, analysis.predictions
+    groups = " ".join(f"--group {shlex.quote(g)}" for g in fairness.group_columns)
+    tail = f"{groups} --bootstrap {fairness.resamples} --seed {fairness.seed}"
+    for demo, prefix in (("compas", "COMPAS demo"), ("adult", "UCI Adult demo")):
+        if fairness.source.startswith(prefix):
+            return f"workbench eval fairness --demo {demo} {tail}"
+    model = fairness.model_names[0]
+    if pred.scores and pred.scores[0] is not None:
+        column = f"--score {shlex.quote(model)} --threshold {pred.thresholds[0]:g}"
+    else:
+        column = f"--pred {shlex.quote(model)}"
+    return (
+        f"workbench eval fairness {shlex.quote(fairness.source)} --label "
+        f"{shlex.quote(pred.label_column)} {column} {tail}"
+    )
+
+
+def _criteria_html(fairness: FairnessReport, model: int) -> str:
+    """Independence, separation and sufficiency of one model, as a short list."""
+    if fairness.cells.n_groups < 2 or not fairness.layout.between:
+        return "<p>Criteria: one group only; between-group criteria need at least two.</p>"
+    crit = fairness._model_dict(model)["criteria"]
+
+    def num(v: float | None) -> str:
+        return "undefined" if v is None else f"{v:.3f}"
+
+    ind, sep, suf = crit["independence"], crit["separation"], crit["sufficiency"]
+    rule = ind.get("passes_80_percent_rule")
+    verdict = "undefined" if rule is None else ("passes" if rule else "fails")
+    return (
+        "<h3>Fairness criteria</h3><ul>"
+        f"<li>independence: selection-rate gap {num(ind['demographic_parity_difference'])}, "
+        f"ratio {num(ind['demographic_parity_ratio'])} ({verdict} the 80 % rule)</li>"
+        f"<li>separation: TPR gap {num(sep['tpr_difference'])}, FPR gap "
+        f"{num(sep['fpr_difference'])}, equalised odds {num(sep['equalized_odds_difference'])}</li>"
+        f"<li>sufficiency: PPV gap {num(suf['ppv_difference'])}, NPV gap "
+        f"{num(suf['npv_difference'])}</li></ul>"
+    )
+
+
+def _confusion_html(fairness: FairnessReport, model: int) -> str:
+    """Each group's 2x2 table (prediction by outcome), as ProPublica laid them out."""
+    esc = html.escape
+    labels, predictions = fairness.cells.label_names, fairness.cells.prediction_names
+    parts = ["<h3>2 x 2 tables</h3><table><tr><th>group</th>"]
+    parts += [
+        f"<th>{esc(p)}, {esc(y)}</th>" for p in predictions for y in labels
+    ]
+    parts.append("</tr>")
+    for group in [*fairness.group_names, OVERALL]:
+        conf = fairness.confusion(model, group)
+        cells = [int(conf[y, p]) for p in (0, 1) for y in (0, 1)]
+        parts.append(
+            f"<tr><td>{esc(group)}</td>" + "".join(f"<td>{c:,}</td>" for c in cells) + "</tr>"
+        )
+    parts.append("</table>")
+    return "".join(parts)
 
 
 def evaluate_at_thresholds(

@@ -61,12 +61,27 @@ class BootstrapResult:
     bias_z0: np.ndarray | None = field(default=None, repr=False)
 
 
-def check_settings(resamples: int, confidence: float, methods: Sequence[str]) -> None:
+#: The most resamples one bootstrap draws: p-values to 1e-6, far past any test set's precision.
+MAX_RESAMPLES = 1_000_000
+# The bootstrap keeps every replicate of every statistic (8 bytes each) for its quantiles.
+_MAX_BYTES = 2 * 1024**3
+
+
+def check_settings(
+    resamples: int, confidence: float, methods: Sequence[str], seed: int | None = 0
+) -> None:
     """Refuse settings that would give meaningless intervals, naming the fix."""
     if int(resamples) < 10:
         raise BootstrapError(
             f"resamples is {resamples}: use at least 10 (1,000 or more for 95 % intervals)"
         )
+    if int(resamples) > MAX_RESAMPLES:
+        raise BootstrapError(
+            f"resamples is {resamples:,}: use at most {MAX_RESAMPLES:,} (10,000 already gives "
+            "p-values to 0.0001)"
+        )
+    if seed is not None and not 0 <= int(seed) < 2**63:
+        raise BootstrapError(f"seed is {seed}: use a whole number from 0 to 2**63 - 1")
     if not 0.0 < float(confidence) < 1.0:
         raise BootstrapError(f"confidence is {confidence}: give a level between 0 and 1, e.g. 0.95")
     for method in methods:
@@ -266,13 +281,19 @@ def bootstrap_counts(
     be vectorised over the leading axes. Rows are resampled freely unless
     ``stratify_axes`` fixes the size of each stratum (see :func:`draw_counts`).
     """
-    check_settings(resamples, confidence, methods)
+    check_settings(resamples, confidence, methods, seed)
     counts = np.asarray(counts, dtype=np.int64)
     if counts.sum() == 0:
         raise BootstrapError("the table is empty: there are no rows to resample")
     rng = np.random.default_rng(seed)
     estimate = np.asarray(statistic(counts), dtype=np.float64)
     m = estimate.shape[-1]
+    if m * int(resamples) * 8 > _MAX_BYTES:
+        most = _MAX_BYTES // (8 * m)
+        raise BootstrapError(
+            f"{resamples:,} resamples of {m:,} statistics need "
+            f"{m * resamples * 8 / 1024**3:.1f} GiB: use at most {most:,} resamples here"
+        )
     # Stored one statistic per row so that per-statistic work reads contiguous memory.
     columns = np.empty((m, resamples), dtype=np.float64)
     done = 0

@@ -28,6 +28,13 @@ from backends.evaluate.bootstrap import BootstrapError, bootstrap_counts
 from backends.evaluate.metrics import RATE_METRICS, min_max_ratio, rate_stack, undefined_reason
 from backends.evaluate.metrics import gap as max_min_gap
 from backends.evaluate.predictions import Predictions
+from backends.evaluate.small_counts import (
+    SMALL_DENOMINATOR,
+    WILSON,
+    needs_wilson,
+    rate_counts,
+    wilson_interval,
+)
 from backends.progress import ProgressCallback
 
 #: The name used for all rows together in per-group tables.
@@ -252,6 +259,9 @@ class FairnessReport:
     source: str = ""
     group_columns: list[str] = field(default_factory=list)
     thresholds: list[float | None] = field(default_factory=list)
+    # Per ``m{i}.rates`` block, where the bootstrap interval was replaced by a Wilson
+    # score interval (small denominator or a degenerate bootstrap interval).
+    wilson: dict[str, np.ndarray] = field(default_factory=dict)
 
     # -- naming
 
@@ -306,6 +316,17 @@ class FairnessReport:
         low, high = block[self._group_row(group), RATE_METRICS.index(metric)]
         return float(low), float(high)
 
+    def interval_method(
+        self, model: int | str, metric: str, group: str | int = OVERALL, method: str | None = None
+    ) -> str | None:
+        """How :meth:`interval` was formed: ``"wilson"`` or the bootstrap method; None without one."""
+        if not self.intervals or metric == "count":
+            return None
+        mask = self.wilson.get(f"{self._prefix(model)}.rates")
+        if mask is not None and mask[self._group_row(group), RATE_METRICS.index(metric)]:
+            return WILSON
+        return method or self.methods[0]
+
     def count(self, group: str | int = OVERALL) -> int:
         row = self._group_row(group)
         per_group = self.cells.counts.reshape(self.cells.n_groups, -1).sum(axis=1)
@@ -321,7 +342,8 @@ class FairnessReport:
         """Why a rate is undefined (None if it is defined), in words for the user."""
         if metric == "count" or np.isfinite(self.value(model, metric, group)):
             return None
-        name = OVERALL if group == OVERALL else self.group_names[self._group_row(group)]
+        row = self._group_row(group)
+        name = OVERALL if row == self.cells.n_groups else self.group_names[row]
         models = [0, 1] if model == "delta" else [int(model)]
         for m in models:
             conf = self.confusion(m, group)
@@ -394,6 +416,11 @@ class FairnessReport:
                         for k, metric in enumerate(RATE_METRICS)
                     }
                     for m in self.methods
+                }
+                mask = self.wilson.get(f"{prefix}.rates")
+                entry["interval_method"] = {
+                    metric: (WILSON if mask is not None and mask[row, k] else "bootstrap")
+                    for k, metric in enumerate(RATE_METRICS)
                 }
                 entry["undefined_in_resamples"] = {
                     metric: round(float(self.nan_fraction[f"{prefix}.rates"][row, k]), 4)
@@ -512,6 +539,11 @@ class FairnessReport:
                 "methods": self.methods,
                 "seed": self.seed,
                 "resampling": "groups fixed" if self.stratified else "rows",
+                "small_counts": (
+                    f"a rate with fewer than {SMALL_DENOMINATOR} rows in its denominator, or whose "
+                    "resamples all agree, gets a Wilson score interval instead of a bootstrap one "
+                    '(interval_method "wilson")'
+                ),
             }
         out.update(self._model_dict(0))
         if self.cells.n_models == 2:
@@ -537,6 +569,14 @@ def _warnings(cells: CellTable) -> list[str]:
             "choose another group column"
         )
     conf = cells.confusion(0)
+    everywhere = rate_stack(conf)
+    for k, metric in enumerate(RATE_METRICS):
+        if cells.n_groups and not np.isfinite(everywhere[:, k]).any():
+            reason = undefined_reason(metric, conf.sum(axis=0)) or "its denominator is 0"
+            out.append(
+                f"{metric} is undefined in every group ({reason}): it is reported as undefined; "
+                "check the threshold or the label column"
+            )
     for g, name in enumerate(cells.group_names):
         n = int(conf[g].sum())
         positives, negatives = int(conf[g, 1].sum()), int(conf[g, 0].sum())
@@ -554,7 +594,23 @@ def _warnings(cells: CellTable) -> list[str]:
     return out
 
 
-def paired_p_values(delta: np.ndarray, distribution: np.ndarray) -> np.ndarray:
+def tie_tolerance(n_rows: int) -> float:
+    """How far apart two resampled differences must be to count as different.
+
+    Every rate here is a ratio of counts with denominators of at most ``n`` rows, so
+    a difference of rates that share their denominator (accuracy, a group's TPR of
+    model A minus model B's) moves in steps of at least ``1 / n**2`` between distinct
+    values, while floating-point rounding of the same value is of order ``1e-16``.
+    A quarter of that step separates "equal" from "larger" without letting rounding
+    decide a tie; it is kept above rounding for very large ``n``.
+    """
+    n = max(int(n_rows), 1)
+    return float(min(1e-9, max(0.25 / n**2, 1e-13)))
+
+
+def paired_p_values(
+    delta: np.ndarray, distribution: np.ndarray, n_rows: int | None = None
+) -> np.ndarray:
     """Berg-Kirkpatrick et al. (2012) paired bootstrap p-values, one per statistic.
 
     For an observed difference ``d`` and resampled differences ``d_b`` (from resampling
@@ -562,18 +618,23 @@ def paired_p_values(delta: np.ndarray, distribution: np.ndarray) -> np.ndarray:
     with the signs flipped when ``d < 0``): shifting the bootstrap distribution by
     ``-d`` centres it on "no difference", and p is how often a difference as large as
     the observed one arises there. Undefined resamples are left out; ``d = 0`` gives 1.
+
+    The comparison is strict and exact: a resampled difference equal to ``2d`` does
+    not count, whichever way rounding moved either side (see :func:`tie_tolerance`;
+    ``n_rows`` is the size of the test set, default: the tolerance of a million rows).
     """
     delta = np.asarray(delta, dtype=np.float64)
     dist = np.asarray(distribution, dtype=np.float64)
+    tol = tie_tolerance(n_rows if n_rows is not None else 1_000_000)
     sign = np.sign(delta)
     finite = np.isfinite(dist)
-    exceed = np.where(finite, sign[None, :] * dist > 2.0 * np.abs(delta)[None, :], False).sum(
-        axis=0
-    )
+    exceed = np.where(
+        finite, sign[None, :] * dist > 2.0 * np.abs(delta)[None, :] + tol, False
+    ).sum(axis=0)
     n = finite.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         p = exceed / n
-    p = np.where(delta == 0, 1.0, p)
+    p = np.where(np.abs(delta) <= tol, 1.0, p)
     return np.where(np.isfinite(delta) & (n > 0), p, np.nan)
 
 
@@ -583,12 +644,19 @@ def _resample_warnings(report: FairnessReport) -> list[str]:
     for g, name in enumerate(report.group_names):
         for k, metric in enumerate(RATE_METRICS):
             share = float(block[g, k])
-            if 0 < share and np.isfinite(report.blocks["m0.rates"][g, k]):
+            replaced = "m0.rates" in report.wilson and report.wilson["m0.rates"][g, k]
+            if 0 < share and np.isfinite(report.blocks["m0.rates"][g, k]) and not replaced:
                 shown = f"{share:.1%}" if share >= 0.001 else "under 0.1%"
                 out.append(
                     f"{metric} of {name!r} is undefined in {shown} of resamples (too few rows "
                     "in its denominator); its interval uses the others"
                 )
+    if "m0.rates" in report.wilson and report.wilson["m0.rates"].any():
+        out.append(
+            f"intervals marked Wilson are score intervals: their rate has fewer than "
+            f"{SMALL_DENOMINATOR} rows in its denominator or its resamples all agree, where a "
+            "bootstrap interval would be too narrow"
+        )
     if report.cells.n_groups >= 2 and report.layout.between:
         out.append(
             "max - min gaps are never negative, so their intervals lean upwards and rarely "
@@ -665,9 +733,31 @@ def evaluate_fairness(
             report.p_values = {
                 name: block
                 for name, block in layout.split(
-                    paired_p_values(estimate, result.distribution)
+                    paired_p_values(estimate, result.distribution, cells.n_rows)
                 ).items()
                 if name.startswith("delta.")
             }
+        _use_wilson_where_counts_are_small(report)
         report.warnings.extend(_resample_warnings(report))
     return report
+
+
+def _use_wilson_where_counts_are_small(report: FairnessReport) -> None:
+    """Replace degenerate or small-denominator bootstrap intervals of per-group rates.
+
+    See :mod:`backends.evaluate.small_counts`. The same cells are replaced for every
+    interval method so the table, the JSON and the report agree on which they are.
+    """
+    for model in range(report.cells.n_models):
+        conf = report.cells.confusion(model)
+        conf = np.concatenate([conf, conf.sum(axis=0, keepdims=True)], axis=0)
+        numerator, denominator = rate_counts(conf)
+        name = f"m{model}.rates"
+        estimate = report.blocks[name]
+        mask = np.zeros(estimate.shape, dtype=bool)
+        for method in report.methods:
+            mask |= needs_wilson(estimate, report.intervals[method][name], denominator)
+        wilson = wilson_interval(numerator, denominator, report.confidence)
+        for method in report.methods:
+            report.intervals[method][name][mask] = wilson[mask]
+        report.wilson[name] = mask

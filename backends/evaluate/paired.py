@@ -257,7 +257,7 @@ def compare_models(
     all_values = full(cells.counts)
     delta = float(result.estimate[0])
     distribution = result.distribution[:, 0].copy()
-    p = float(paired_p_values(result.estimate, result.distribution)[0])
+    p = float(paired_p_values(result.estimate, result.distribution, cells.n_rows)[0])
     low, high = result.intervals[ci_method][0]
     test = PairedTest(
         metric=metric,

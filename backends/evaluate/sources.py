@@ -117,6 +117,15 @@ def load_demo(
     name: str, group: str | list[str] | None = None, progress: ProgressCallback | None = None
 ) -> Predictions:
     """One of :data:`DEMOS` by name."""
+    if name in DEMOS:
+        allowed = demo_group_columns(name)
+        asked = [group] if isinstance(group, str) else list(group or [])
+        unknown = [g for g in asked if g not in allowed]
+        if unknown:
+            raise PredictionInputError(
+                f"the {name} demo has no group column {unknown[0]!r}: choose one of "
+                f"{', '.join(allowed)}"
+            )
     if name == "compas":
         return compas_demo(group or demo_group_columns(name)[0], progress)
     if name == "adult":

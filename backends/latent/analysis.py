@@ -100,7 +100,10 @@ def unit_statistics_for(
             stats = concepts.UnitStatistics.load(shipped)
         except concepts.ConceptError:
             stats = None
-        if stats is not None and set(stats.layers) == set(model.brush_layers) and all(
+        # Statistics from before brushes were checked against their concepts are redone.
+        if stats is not None and (stats.verified or classifier is None) and set(
+            stats.layers
+        ) == set(model.brush_layers) and all(
             len(stats.layers[n].levels) == model.brush_layers[n][0] for n in stats.layers
         ):
             return stats

@@ -84,6 +84,10 @@ def load_gpu_table(path: str | Path | None = None,
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise PlanError(
+            f"the GPU table {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+        ) from exc
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise PlanError(f"cannot read the GPU table {path}: {exc}") from exc
     for name, row in dict(data.get("gpus", {})).items():

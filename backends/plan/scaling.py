@@ -279,6 +279,34 @@ class ScalingPoint:
     tokens: float | None  # tokens (or samples) trained on
     loss: float
     loss_kind: str  # "val_loss" or "loss" (mean of the last train records)
+    model: str = ""  # model kind (gpt, dcgan, ...): only runs of one kind share a law
+    dataset: str = ""  # what it was trained on: losses on different data do not compare
+
+
+def comparable_points(
+    points: Sequence[ScalingPoint],
+) -> tuple[list[ScalingPoint], list[tuple[str, str]]]:
+    """The largest set of points with the same model kind and dataset, and why others are left out.
+
+    One law L(N) only describes runs whose losses measure the same thing: a GAN's
+    generator loss and a GPT's cross-entropy, or cross-entropy on two corpora, do
+    not lie on one curve. Ties prefer GPT runs, then the alphabetically first.
+    """
+    groups: dict[tuple[str, str], list[ScalingPoint]] = {}
+    for p in points:
+        groups.setdefault((p.model, p.dataset), []).append(p)
+    if not groups:
+        return [], []
+    key = max(groups, key=lambda k: (len(groups[k]), k[0] == "gpt", tuple(-ord(c) for c in k[0])))
+    kept = groups[key]
+    model, dataset = key
+    left_out = [
+        (p.run, f"{p.model or 'unknown model'} on {p.dataset or 'unknown data'}: not comparable "
+                f"with the {len(kept)} {model or 'unknown'} run(s) on {dataset or 'unknown data'}")
+        for p in points
+        if (p.model, p.dataset) != key
+    ]
+    return kept, left_out
 
 
 def scaling_points(
@@ -334,8 +362,10 @@ def scaling_points(
             per_step = config.get("batch_size", 0) * (
                 layout.gpt.block_size if layout.gpt is not None else 1)
             tokens = float(step * per_step) if isinstance(step, int) and per_step else None
+        data = config.get("data") if isinstance(config.get("data"), dict) else {}
+        dataset = str(data.get("dataset") or data.get("path") or "")
         points.append(ScalingPoint(run.name, layout.params, layout.non_embedding_params,
-                                   tokens, loss, kind))
+                                   tokens, loss, kind, str(config.get("model", "")), dataset))
     return points
 
 

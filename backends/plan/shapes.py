@@ -161,9 +161,23 @@ class GPTShape:
     tied: bool = True  # output head shares the token embedding
     dropout: float = 0.0
 
+    def params(self) -> int:
+        """The exact parameter count in closed form (what :func:`gpt_layout` adds up tensor by tensor)."""
+        d, h, b = self.n_embd, self.mlp_ratio * self.n_embd, int(bool(self.bias))
+        per_layer = 2 * d * (1 + b) + 4 * d * d + 4 * d * b + 2 * d * h + (h + d) * b
+        head = 0 if self.tied else self.vocab_size * d
+        return (self.vocab_size + self.block_size) * d + self.n_layer * per_layer + d * (1 + b) + head
+
     def validate(self) -> None:
         for name in ("n_layer", "n_embd", "n_head", "vocab_size", "block_size", "mlp_ratio"):
             positive_int(name, getattr(self, name))
+        for name, limit in SHAPE_LIMITS.items():
+            if getattr(self, name) > limit:
+                raise PlanError(
+                    f"{name} is {getattr(self, name):,}: the planner lays models out tensor by "
+                    f"tensor up to {name} {limit:,}; this one would have {self.params():.3e} "
+                    "parameters (closed form), far beyond any device"
+                )
         if self.n_embd % self.n_head:
             fits = [h for h in range(1, self.n_embd + 1) if self.n_embd % h == 0]
             near = min(fits, key=lambda h: (abs(h - self.n_head), h))
@@ -192,6 +206,17 @@ class GPTShape:
             tied=get("tied", True),
             dropout=get("dropout", 0.0) or 0.0,
         )
+
+
+#: The largest dimensions laid out tensor by tensor (GPT-3 has 96 layers, width 12,288).
+SHAPE_LIMITS = {
+    "n_layer": 10_000,
+    "n_embd": 1_000_000,
+    "n_head": 100_000,
+    "vocab_size": 100_000_000,
+    "block_size": 100_000_000,
+    "mlp_ratio": 1_000,
+}
 
 
 def gpt_layout(shape: GPTShape | Mapping[str, Any] | Any) -> ModelLayout:

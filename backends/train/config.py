@@ -53,6 +53,10 @@ DATA_FIELDS: dict[str, tuple[str, ...]] = {
 _PLACEHOLDERS = {"vocab_size": 256, "nc": 1, "image_size": 8, "n_features": 4, "n_classes": 2}
 
 
+#: Scales the steps of every run started from the command line (e.g. 0.02), so
+#: tests can run the README's training examples as written, only shorter.
+STEPS_SCALE_ENV = "WORKBENCH_STEPS_SCALE"
+
 class TrainConfigError(ValueError):
     """A training config value is wrong; the message names the field and the fix."""
 
@@ -152,6 +156,10 @@ class TrainConfig:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise TrainConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise TrainConfigError(
+                f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+            ) from exc
         try:
             return cls.from_dict(tomllib.loads(text))
         except tomllib.TOMLDecodeError as exc:
@@ -170,6 +178,16 @@ class TrainConfig:
                     )
                 target = target.setdefault(part, {})
             target[parts[-1]] = value
+        scale = os.environ.get(STEPS_SCALE_ENV)
+        if scale and isinstance(values.get("steps"), int):
+            # Tests run the README's training lines as written, only shorter.
+            try:
+                factor = float(scale)
+            except ValueError:
+                raise TrainConfigError(
+                    f"{STEPS_SCALE_ENV}={scale!r} is not a number: unset it or give e.g. 0.02"
+                ) from None
+            values["steps"] = max(1, math.ceil(values["steps"] * factor))
         return type(self).from_dict(values)
 
     # ---------------------------------------------------------------- derived values

@@ -46,9 +46,14 @@ class MetricsTable(QTableWidget):
                         item.setToolTip(report.undefined(model, metric, group) or "")
                         item.setForeground(pg.mkColor("#8a1f11"))
                     else:
-                        item = QTableWidgetItem(
-                            value_text(value, report.interval(model, metric, group))
-                        )
+                        text = value_text(value, report.interval(model, metric, group))
+                        wilson = report.interval_method(model, metric, group) == "wilson"
+                        item = QTableWidgetItem(text + (" *" if wilson else ""))
+                        if wilson:
+                            item.setToolTip(
+                                "Wilson score interval: few rows in this rate's denominator, "
+                                "where a bootstrap interval would be too narrow"
+                            )
                     if metric in METRIC_DESCRIPTIONS and not item.toolTip():
                         item.setToolTip(METRIC_DESCRIPTIONS[metric])
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

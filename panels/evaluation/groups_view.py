@@ -18,7 +18,13 @@ from panels.evaluation.group_tables import (
     criteria_html,
     warnings_text,
 )
-from panels.evaluation.style import clear_whiskers, group_color, make_plot, set_title
+from panels.evaluation.style import (
+    category_label,
+    clear_whiskers,
+    group_color,
+    make_plot,
+    set_title,
+)
 
 
 class GroupsView(QWidget):
@@ -179,11 +185,29 @@ class GroupsView(QWidget):
             f"{names[i]}: {report.undefined(model, metric, names[i])}"
             for i in np.flatnonzero(~finite)
         ]
-        ticks = [(float(i), n if finite[i] else f"{n}\n(undefined)") for i, n in enumerate(names)]
-        self.group_plot.getAxis("bottom").setTicks([ticks])
+        ticks = [
+            (float(i), category_label(n) + ("" if finite[i] else "\n(undefined)"))
+            for i, n in enumerate(names)
+        ]
+        axis = self.group_plot.getAxis("bottom")
+        axis.setTicks([ticks])
+        lines = max((label.count("\n") + 1 for _, label in ticks), default=1)
+        axis.setHeight(16 * lines + 12)
         method = report.methods[0] if report.methods else ""
         suffix = f" with {report.confidence:.0%} {method} intervals" if report.intervals else ""
+        if report.intervals and not versus and any(
+            report.interval_method(model, metric, g) == "wilson" for g in names
+        ):
+            suffix += " (Wilson score where counts are few, marked * in the table)"
         set_title(self.group_plot, title + suffix)
+        # The axis says what the bars are: rates, or differences of rates.
+        if model == "delta":
+            left = f"{metric}: model A − model B"
+        elif versus:
+            left = f"{metric} − reference group's"
+        else:
+            left = "rate"
+        self.group_plot.setLabel("left", left)
         self.group_plot.setXRange(-0.6, len(names) - 0.4, padding=0)
         top = (
             np.nanmax(

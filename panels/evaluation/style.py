@@ -31,6 +31,28 @@ def number_text(value: float, digits: int = 3) -> str:
     return "undefined" if not math.isfinite(value) else f"{value:.{digits}f}"
 
 
+def category_label(name: str, width: int = 11) -> str:
+    """A group name for a category axis: one line per part of an intersection, long words wrapped.
+
+    ``"African-American, Female"`` becomes ``"African-\nAmerican\nFemale"``, so
+    neighbouring labels never run into each other.
+    """
+    lines: list[str] = []
+    for part in name.split(", "):
+        line = ""
+        for word in part.replace("-", "- ").split(" "):
+            if not word:
+                continue
+            joiner = "" if line.endswith("-") or not line else " "
+            if line and len(line) + len(joiner) + len(word) > width:
+                lines.append(line)
+                line = word
+            else:
+                line += joiner + word
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def value_text(value: float, interval: tuple[float, float] | None) -> str:
     """A rate with its interval in brackets when the interval has both ends."""
     text = number_text(value)

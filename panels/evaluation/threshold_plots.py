@@ -8,7 +8,13 @@ from PySide6.QtCore import Qt
 
 from backends.evaluate.fairness import FairnessReport
 from backends.evaluate.scores import CONSTRAINT_NAMES, RocCurves, ThresholdSolution
-from panels.evaluation.style import clear_whiskers, frame_plot, group_color, set_title
+from panels.evaluation.style import (
+    category_label,
+    clear_whiskers,
+    frame_plot,
+    group_color,
+    set_title,
+)
 
 # The three rates drawn side by side for each group, with their bar colours.
 RATE_BARS = (("selection_rate", "#7f7f7f"), ("tpr", "#2ca02c"), ("fpr", "#d62728"))
@@ -86,7 +92,10 @@ class RatesPlot(pg.PlotWidget):
         set_title(self, f"{CONSTRAINT_NAMES[solution.constraint]}: {kind}")
 
     def _name_groups(self, names: list[str]) -> None:
-        self.getAxis("bottom").setTicks([[(float(i), n) for i, n in enumerate(names)]])
+        labels = [category_label(n) for n in names]
+        axis = self.getAxis("bottom")
+        axis.setTicks([list(enumerate(labels))])
+        axis.setHeight(16 * max((label.count("\n") + 1 for label in labels), default=1) + 12)
         self.setXRange(-1.0, len(names), padding=0)  # room for long first names
 
 

@@ -277,6 +277,24 @@ class ThresholdsView(QWidget):
         )
 
     def _show_solution(self, solution: ThresholdSolution) -> None:
+        # One state: the table and the threshold line say what the chart shows. For a
+        # randomised rule the table holds the score from which a group is always positive.
+        edges = self.analysis.score_table.edges
+        for r, accept in enumerate(solution.acceptance):
+            positive = np.flatnonzero(accept >= 1.0 - 1e-9)
+            t = float(edges[positive[0]]) if positive.size else float(edges[-1]) + 1.0
+            spin = self.group_threshold_table.cellWidget(r, 1)
+            if spin is not None:
+                spin.blockSignals(True)
+                spin.setValue(t)
+                spin.setToolTip(
+                    f"solved: {solution.rules[r]}" if r < len(solution.rules) else "solved"
+                )
+                spin.blockSignals(False)
+        self.threshold_value.setText(
+            "threshold: solved per group"
+            + (" (randomised: see the rules below)" if solution.randomized else "")
+        )
         self.cost_plot.show_solution(solution)
         self.threshold_plot.show_solution(solution)
         self.roc_plot.show_points(solution.rates["fpr"][:-1], solution.rates["tpr"][:-1])

@@ -37,6 +37,16 @@ _OVERLAY = QColor(255, 120, 0, 60)
 _OVERLAY_SELECTED = QColor(0, 170, 255, 60)
 
 
+def mask_outline(mask: np.ndarray) -> np.ndarray:
+    """The border of a mask (H, W): its pixels with a 4-neighbour outside it (or at the edge)."""
+    inside = np.asarray(mask) > 0
+    padded = np.pad(inside, 1, constant_values=False)
+    interior = (
+        padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:] & inside
+    )
+    return (inside & ~interior).astype(np.float32)
+
+
 class BrushControls(QWidget):
     """Brush settings and the stroke history (:attr:`strokes`, with undo and redo).
 
@@ -60,7 +70,7 @@ class BrushControls(QWidget):
         layout.addWidget(self.brush_check)
         form = QFormLayout()
         self.brush_layer = QComboBox()
-        self.brush_layer.currentIndexChanged.connect(lambda _i: self.update_overlay())
+        self.brush_layer.currentIndexChanged.connect(self._on_layer_changed)
         form.addRow("Layer", self.brush_layer)
         self.concept_combo = QComboBox()
         self.concept_combo.currentIndexChanged.connect(self._on_concept_changed)
@@ -91,7 +101,7 @@ class BrushControls(QWidget):
         self.pool_combo = value_combo((("max: a touched cell is fully on", "max"),
                                        ("mean: partial cells, softer", "mean")))
         form.addRow("Mask pooling", self.pool_combo)
-        self.overlay_check = QCheckBox("Show the mask pooled to the layer grid")
+        self.overlay_check = QCheckBox("Outline the mask pooled to the layer grid")
         self.overlay_check.setChecked(True)
         self.overlay_check.toggled.connect(lambda _v: self.update_overlay())
         form.addRow(self.overlay_check)
@@ -116,11 +126,37 @@ class BrushControls(QWidget):
         for name, (c, h, w) in model.brush_layers.items():
             self.brush_layer.addItem(f"{name} ({c} units, {h}×{w})", name)
         self.brush_layer.setCurrentIndex(max(0, self.brush_layer.count() - 1))
+        self.show_concepts()
+        self.show_history()
+
+    def show_concepts(self) -> None:
+        """Offer the concepts checked to draw and remove on the current layer; say why others are not."""
+        layer = self.brush_layer.currentData()
+        previous = self.concept_combo.currentData()
+        self.concept_combo.blockSignals(True)
         self.concept_combo.clear()
-        for name in (stats.class_names if stats is not None else []):
+        offered = self.stats.offered(layer) if self.stats is not None and layer else []
+        for name in offered:
             self.concept_combo.addItem(name, name)
         self.concept_combo.addItem("units by hand", None)
-        self.show_history()
+        left_out = [
+            f"{name}: {self.stats.why_unusable(layer, name)}"
+            for name in (self.stats.class_names if self.stats is not None else [])
+            if name not in offered
+        ]
+        self.concept_combo.setToolTip(
+            "Concepts whose units were checked to raise the class's score where you paint "
+            "(draw) and lower it (remove)."
+            + ("\nNot offered on this layer:\n" + "\n".join(left_out) if left_out else "")
+        )
+        index = self.concept_combo.findData(previous) if previous is not None else -1
+        self.concept_combo.setCurrentIndex(max(index, 0))
+        self.concept_combo.blockSignals(False)
+        self._on_concept_changed(self.concept_combo.currentIndex())
+
+    def _on_layer_changed(self, _index: int) -> None:
+        self.show_concepts()
+        self.update_overlay()
 
     # ------------------------------------------------------------ strokes
 
@@ -229,7 +265,8 @@ class BrushControls(QWidget):
         if show and self.model is not None:
             pooled = self.pooled_overlay()
             if pooled is not None:
-                overlays.append((pooled, _OVERLAY))
+                # An outline, not a fill: the pixels just edited stay visible.
+                overlays.append((mask_outline(pooled), _OVERLAY))
             row = self.history.currentRow()
             if 0 <= row < len(self.strokes):
                 import torch
@@ -239,5 +276,6 @@ class BrushControls(QWidget):
                 stroke = self.strokes.strokes[row]
                 h, w = self.model.brush_layers[stroke.layer][1:]
                 grid = pool_mask(stroke.mask, (h, w), stroke.pooling)
-                overlays.append((upsample_grid(torch.as_tensor(grid), self._image_size()), _OVERLAY_SELECTED))
+                selected = upsample_grid(torch.as_tensor(grid), self._image_size())
+                overlays.append((mask_outline(selected), _OVERLAY_SELECTED))
         self.canvas.set_overlays(overlays)

@@ -53,16 +53,26 @@ def fit_runs_folder(runs_dir: Path, use: str = "non_embedding", bootstrap: int =
                     progress: Any = None) -> ScalingResult:
     """Read the finished runs of ``runs_dir`` and fit them (runs on a worker)."""
     from backends.plan import PlanError
-    from backends.plan.scaling import KAPLAN, curve, fit_runs, kaplan_loss_n, scaling_points
+    from backends.plan.scaling import (
+        KAPLAN,
+        comparable_points,
+        curve,
+        fit_runs,
+        kaplan_loss_n,
+        scaling_points,
+    )
 
     skipped: list[str] = []
     points = scaling_points(runs_dir, on_skip=lambda run, why: skipped.append(f"{run}: {why}"))
+    points, left_out = comparable_points(points)
+    skipped += [f"{run}: {why}" for run, why in left_out]
     sizes = [float(p.non_embedding_params if use == "non_embedding" else p.params)
              for p in points]
     result = ScalingResult(use, [p.run for p in points], sizes, [p.loss for p in points],
                            skipped=skipped)
     what = dict(USES)[use]
-    if sizes:
+    # Kaplan et al.'s curve is for language models' cross-entropy: only beside GPT runs.
+    if sizes and points[0].model == "gpt":
         grid = np.geomspace(min(sizes) / 2, max(sizes) * EXTRAPOLATE, 60)
         result.kaplan = {"n": grid.tolist(), "loss": kaplan_loss_n(grid).tolist()}
     try:
@@ -83,6 +93,9 @@ def fit_runs_folder(runs_dir: Path, use: str = "non_embedding", bootstrap: int =
         whole = curve(fit, n_min, n_max * EXTRAPOLATE, points=90, d=d)
         result.band = {"n": whole["n"], "low": whole["low"], "high": whole["high"]}
     result.words = describe_fit(fit, len(points), what, KAPLAN["alpha_n"], d)
+    if left_out:
+        result.words += (f" Left out {len(left_out)} run(s) of another model kind or dataset "
+                         f"({', '.join(run for run, _ in left_out)}): one law fits one kind of loss.")
     return result
 
 

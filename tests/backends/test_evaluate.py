@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -380,3 +381,97 @@ def test_cells_of_two_models_hold_every_combination():
     assert cells.counts.shape == (3, 2, 2, 2)
     assert cells.counts.sum() == 300
     assert cells.confusion(1)[:, 1, 1].sum() == int(np.sum((y == 1) & (b == 1)))
+
+
+# ------------------------------------------------------------------ exact p of a small test set
+
+
+def _compositions(n: int, k: int):
+    """Every way to put n rows into k cells (the support of a multinomial)."""
+    if k == 1:
+        yield (n,)
+        return
+    for first in range(n + 1):
+        for rest in _compositions(n - first, k - 1):
+            yield (first, *rest)
+
+
+def _exact_paired_p(rows: list[tuple[int, int, int]], delta_of) -> float:
+    """The paired bootstrap p with infinitely many resamples, by enumeration.
+
+    ``rows`` are (label, prediction A, prediction B); resampling n rows with
+    replacement gives cell counts ~ Multinomial(n, observed shares), so
+    p = sum over count vectors c of P(c) [delta(c) > 2 delta(observed)] exactly, with
+    the statistic computed in rational arithmetic (no rounding at all).
+    """
+    from fractions import Fraction
+
+    cells = Counter(rows)
+    keys = list(cells)
+    n = len(rows)
+    observed = delta_of(dict(cells))
+    sign = 1 if observed > 0 else -1
+    p = Fraction(0)
+    for counts in _compositions(n, len(keys)):
+        table = dict(zip(keys, counts, strict=True))
+        value = delta_of(table)
+        if value is None or not sign * value > 2 * abs(observed):
+            continue
+        weight = Fraction(math.factorial(n))
+        for key, c in zip(keys, counts, strict=True):
+            weight *= Fraction(cells[key], n) ** c / math.factorial(c)
+        p += weight
+    return float(p)
+
+
+def _accuracy_delta(table):
+    from fractions import Fraction
+
+    n = sum(table.values())
+    right_a = sum(c for (y, a, _), c in table.items() if a == y)
+    right_b = sum(c for (y, _, b), c in table.items() if b == y)
+    return Fraction(right_a - right_b, n)
+
+
+def _tpr_delta(table):
+    from fractions import Fraction
+
+    positives = sum(c for (y, _, _), c in table.items() if y == 1)
+    if positives == 0:
+        return None
+    hit_a = sum(c for (y, a, _), c in table.items() if y == 1 and a == 1)
+    hit_b = sum(c for (y, _, b), c in table.items() if y == 1 and b == 1)
+    return Fraction(hit_a - hit_b, positives)
+
+
+@pytest.mark.parametrize(
+    ("metric", "delta_of", "rows"),
+    [
+        # 12 rows; A right and B wrong on 3, the reverse on 1: delta = 2/12, ties at
+        # 2 delta = 4/12 have probability ~0.06, so a rounding error would show.
+        (
+            "accuracy",
+            _accuracy_delta,
+            [(1, 1, 1)] * 4 + [(0, 0, 0)] * 3 + [(1, 1, 0)] * 2 + [(0, 0, 1)] + [(0, 1, 0)]
+            + [(1, 0, 0)],
+        ),
+        # TPR of A minus B over 10 rows, 6 of them positives (a varying denominator).
+        (
+            "tpr",
+            _tpr_delta,
+            [(1, 1, 1)] * 2 + [(1, 1, 0)] * 2 + [(1, 0, 1)] + [(1, 0, 0)] + [(0, 0, 0)] * 3
+            + [(0, 1, 1)],
+        ),
+    ],
+)
+def test_paired_p_equals_the_exact_multinomial_p_of_a_small_test_set(metric, delta_of, rows):
+    y, a, b = (np.array(col) for col in zip(*rows, strict=True))
+    pred = build_predictions(y, groups={"g": ["all"] * len(y)}, preds=[a, b])
+    exact = _exact_paired_p(rows, delta_of)
+    resamples = 400_000
+    result = compare_models(pred, metric, resamples=resamples, seed=3, ci_method="percentile")
+    assert result.delta == pytest.approx(float(delta_of(dict(Counter(rows)))))
+    # The Monte-Carlo error of a proportion from 400k draws; 4 of them is a tight check
+    # (a tie counted as exceeding would add P(delta_b = 2 delta), many errors here).
+    se = math.sqrt(exact * (1 - exact) / resamples)
+    assert abs(result.p_value - exact) < 4 * se, (result.p_value, exact, se)

@@ -169,3 +169,103 @@ def test_a_classifier_checkpoint_is_scored_on_its_test_split(tmp_path):
     (folder / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="no protected attributes"):
         predictions_from_checkpoint(folder)
+
+
+def _every_interval_is_honest(data: dict) -> list[str]:
+    """Per-group intervals without positive width or not containing their estimate."""
+    problems = []
+    for name, entry in data["groups"].items():
+        for method, intervals in entry["ci"].items():
+            for metric, (low, high) in intervals.items():
+                value = entry[metric]
+                if value is None:
+                    continue
+                if low is None or high is None or not low < high or not low <= value <= high:
+                    problems.append(f"{name} {metric} {method}: {value} [{low}, {high}]")
+    return problems
+
+
+def test_compas_small_groups_get_honest_intervals_marked_wilson(capsys):
+    argv = ["eval", "fairness", "--demo", "compas", "--group", "race", "--bootstrap", "2000"]
+    assert main(argv + ["--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert _every_interval_is_honest(data) == []
+    # 11 defendants, 5 of whom reoffended, all 5 labelled high risk: a bootstrap
+    # interval of TPR would be [1, 1]; the score interval reaches well below 1.
+    native = data["groups"]["Native American"]
+    assert native["confusion"]["tp"] + native["confusion"]["fn"] == 5
+    for metric in ("tpr", "fnr", "npv"):
+        low, high = native["ci"]["bca"][metric]
+        assert high - low > 0.3, metric
+        assert native["interval_method"][metric] == "wilson"
+    assert data["groups"]["African-American"]["interval_method"]["tpr"] == "bootstrap"
+    assert "Wilson" in data["bootstrap"]["small_counts"]
+    # The text output prints [low, high] and marks the score intervals; never ±.
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    native_line = next(line for line in text.splitlines() if line.startswith("Native American"))
+    assert "1.000 [0.566, 1.000]*" in native_line
+    assert "±" not in text
+
+
+def test_a_one_row_group_gets_a_positive_width_interval(tmp_path, capsys):
+    rng = np.random.default_rng(4)
+    rows = ["label,pred,site"]
+    rows += [f"{y},{int(rng.random() < 0.7) if y else 0},main" for y in rng.integers(0, 2, 300)]
+    rows.append("1,1,lonely")
+    path = tmp_path / "one_row.csv"
+    path.write_text("\n".join(rows) + "\n")
+    argv = ["eval", "fairness", str(path), "--label", "label", "--pred", "pred", "--group", "site"]
+    assert main(argv + ["--bootstrap", "2000", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert _every_interval_is_honest(data) == []
+    lonely = data["groups"]["lonely"]
+    assert lonely["count"] == 1 and lonely["tpr"] == 1.0
+    assert lonely["ci"]["percentile"]["tpr"][0] < 0.5
+    assert lonely["fpr"] is None and "no negatives" in lonely["undefined"]["fpr"]
+
+
+def test_a_metric_undefined_in_every_group_is_reported_not_a_crash(prediction_csv, capsys):
+    path, *_ = prediction_csv
+    argv = ["eval", "fairness", str(path), "--label", "label", "--score", "score"]
+    argv += ["--threshold", "1.5", "--group", "race", "--bootstrap", "200"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "ppv is undefined in every group" in text
+    assert main(argv + ["--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["overall"]["ppv"] is None and data["overall"]["selection_rate"] == 0.0
+
+
+def test_the_html_report_is_complete_and_its_command_reproduces_it(tmp_path, capsys):
+    import shlex
+
+    from backends.evaluate.analysis import analyse, reproduce_command, write_html_report
+    from backends.evaluate.paired import compare_models
+    from backends.evaluate.scores import solve_thresholds
+
+    pred = compas_demo("race")
+    analysis = analyse(pred, resamples=300, curve_resamples=50, seed=3)
+    paired = compare_models(pred, "accuracy", resamples=500)
+    solution = solve_thresholds(analysis.score_table, "fpr")
+    out = write_html_report(
+        tmp_path / "r.html", analysis, paired=paired, solution=solution, version="9.9"
+    )
+    text = out.read_text()
+    for needed in (
+        "Provenance", "workbench 9.9", "score &gt;= 5", "Fairness criteria", "80 % rule",
+        "2 x 2 tables", "Exact McNemar test", "equal false positive rates", "Native American",
+    ):
+        assert needed in text, needed
+    command = reproduce_command(analysis)
+    assert command in text
+    argv = shlex.split(command)
+    assert main(argv[1:] + ["--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["groups"]["Caucasian"]["fpr"] == analysis.report.value(0, "fpr", "Caucasian")
+    # The command evaluates model A alone (the view resamples both models' cells at
+    # once), so its intervals agree to Monte-Carlo error, not to the last digit.
+    low, high = data["groups"]["Caucasian"]["ci"]["bca"]["fpr"]
+    assert (low, high) == pytest.approx(
+        analysis.report.interval(0, "fpr", "Caucasian", "bca"), abs=0.01
+    )

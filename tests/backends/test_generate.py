@@ -459,9 +459,12 @@ def test_hf_gpt2_folder_loads_with_same_logits_and_continuations(hf_gpt2_folder)
     result = generate(
         loaded.model, loaded.tokenizer, ids, SamplingConfig(greedy=True, max_new_tokens=12)
     )
-    assert [t.token_id for t in result.tokens] == greedy[0, len(ids) :].tolist()[
-        : len(result.tokens)
-    ]
+    ours = [t.token_id for t in result.tokens]
+    theirs = greedy[0, len(ids) :].tolist()
+    # The same tokens, and as many: ours may stop early only where both emitted EOS.
+    assert len(ours) >= 3, ours
+    assert ours == theirs[: len(ours)]
+    assert len(ours) == len(theirs) or ours[-1] == eos, (ours, theirs)
 
     # Seeded sampling draws the same tokens as transformers after torch.manual_seed.
     settings = dict(temperature=0.8, top_k=40, top_p=0.9, repetition_penalty=1.2)

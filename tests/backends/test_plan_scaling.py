@@ -104,3 +104,31 @@ def test_points_use_the_trainers_validation_records_not_training_loss(tmp_path):
     (point,) = scaling_points(tmp_path)
     assert point.loss == pytest.approx(2.5)
     assert point.loss_kind == "val_loss"
+
+
+def test_only_runs_of_one_model_kind_and_dataset_are_fitted_together(tmp_path):
+    """A DCGAN run (or GPT runs on another corpus) never lands on the GPT runs' L(N) line."""
+    from backends.plan.scaling import comparable_points
+
+    def finished(name: str, config: dict, loss: float) -> None:
+        run = create_run(tmp_path, name, config)
+        with MetricsWriter(run, 0) as writer:
+            writer.write(3, loss=loss)
+        record_event(run, "finished")
+
+    for i, width in enumerate([16, 32, 64]):
+        finished(f"gpt-{width}", {"model": "gpt", "batch_size": 8, "data": {"dataset": "kjv"},
+                                  "model_config": {"vocab_size": 65, "block_size": 32,
+                                                   "n_layer": 2, "n_head": 4, "n_embd": width}},
+                 3.0 - 0.3 * i)
+    finished("gpt-other-text", {"model": "gpt", "batch_size": 8, "data": {"dataset": "tiny"},
+                                "model_config": {"vocab_size": 65, "block_size": 32, "n_layer": 2,
+                                                 "n_head": 4, "n_embd": 48}}, 1.0)
+    finished("gan", {"model": "dcgan", "batch_size": 8,
+                     "data": {"dataset": "fashion-mnist-subset"}}, 0.7)
+    points = scaling_points(tmp_path)
+    assert len(points) == 5
+    kept, left_out = comparable_points(points)
+    assert sorted(p.run for p in kept) == ["gpt-16", "gpt-32", "gpt-64"]
+    assert {run for run, _ in left_out} == {"gpt-other-text", "gan"}
+    assert all("not comparable" in why for _, why in left_out)

@@ -174,3 +174,13 @@ def test_export_html_and_csv(panel, compas, tmp_path):
     csv = panel.export_csv(tmp_path / "metrics.csv").read_text().splitlines()
     assert csv[0].startswith("model,group,metric,value")
     assert any(line.startswith("COMPAS,Caucasian,fpr,") for line in csv)
+
+
+def test_the_a_minus_b_view_labels_its_axis_as_a_difference(panel, compas):
+    view = panel.groups_view
+    assert view.group_plot.getAxis("left").labelText == "rate"
+    view.model_combo.setCurrentIndex(view.model_combo.findData("delta"))
+    assert view.group_plot.getAxis("left").labelText == "fpr: model A − model B"
+    view.view_combo.setCurrentIndex(1)
+    view.model_combo.setCurrentIndex(view.model_combo.findData(0))
+    assert "reference" in view.group_plot.getAxis("left").labelText

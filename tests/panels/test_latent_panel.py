@@ -181,12 +181,16 @@ def test_brush_stroke_changes_image_and_undo_restores_it_exactly(qtbot, panel, c
 
 def test_concept_units_and_principal_direction_sliders(qtbot, panel, checkpoints):
     _open(qtbot, panel, checkpoints["gan"])
-    assert [panel.concept_combo.itemText(i) for i in range(panel.concept_combo.count())] == [
-        "top", "bottom", "units by hand"]
     panel.brush_layer.setCurrentIndex(panel.brush_layer.findData("layer2"))
-    panel.concept_combo.setCurrentIndex(0)
-    panel.intensity_combo.setCurrentIndex(0)
-    assert len(panel.brush_units()) == 4  # "low" intensity: the top 4 units
+    # Only concepts checked to draw and remove are offered; the others are named with the reason.
+    offered = panel.stats.offered("layer2")
+    assert [panel.concept_combo.itemText(i) for i in range(panel.concept_combo.count())] == [
+        *offered, "units by hand"]
+    for name in {"top", "bottom"} - set(offered):
+        assert f"{name}: " in panel.concept_combo.toolTip()
+    panel.concept_combo.setCurrentIndex(panel.concept_combo.count() - 1)
+    panel.units_edit.setText("0, 1, 2, 3")
+    assert panel.brush_units() == (0, 1, 2, 3)
     before = panel.shown_image.copy()
     with qtbot.waitSignal(panel.sig_analysis_done, timeout=20000):
         panel.compute_principal_directions()

@@ -218,6 +218,30 @@ def test_sweep_box_launches_from_the_launcher(qtbot, launcher, monkeypatch):
 # ---------------------------------------------------------------- predicted memory line
 
 
+def _measured_model_state(model_config: dict) -> tuple[int, int, int]:
+    """Bytes of a real GPT's parameters, gradients and AdamW state after one training step."""
+    import torch
+
+    from backends.models.gpt import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(**model_config))
+    optimizer = torch.optim.AdamW(model.parameters())
+    x = torch.randint(0, model_config["vocab_size"], (2, model_config["block_size"]))
+    _, loss = model(x, x)
+    loss.backward()
+    optimizer.step()
+
+    def size(t: torch.Tensor) -> int:
+        return t.numel() * t.element_size()
+
+    params = sum(size(p) for p in model.parameters())
+    grads = sum(size(p.grad) for p in model.parameters() if p.grad is not None)
+    state = sum(size(v) for s in optimizer.state.values() for v in s.values()
+                if torch.is_tensor(v) and v.dim() > 0)  # moments, not the scalar step
+    return params, grads, state
+
+
 def test_memory_plot_shows_the_planners_prediction(qtbot, context, monitor):
     config = {"model": "gpt", "strategy": "ddp", "nproc": 2, "batch_size": 8, "steps": 10,
               "model_config": dict(TINY)}
@@ -226,11 +250,14 @@ def test_memory_plot_shows_the_planners_prediction(qtbot, context, monitor):
     real = layout_from_train_config({**config, "model_config": {**TINY, "vocab_size": 65}})[0]
     record_event(run, "started", step=0, parameters=real.params)
     expected = plan_from_train_config({**config, "model_config": {**TINY, "vocab_size": 65}})
+    # Measured, not computed with the planner's formula: the bytes of a real GPT of this
+    # size, its gradients after a backward pass and AdamW's state after one step.
+    param_bytes, grad_bytes, optim_bytes = _measured_model_state({**TINY, "vocab_size": 65})
     for rank in (0, 1):
         with MetricsWriter(run, rank) as writer:
             for step in range(1, 6):
-                writer.write(step, "memory", rss=300 * 2**20, param_bytes=4 * real.params,
-                             grad_bytes=4 * real.params, optim_bytes=8 * real.params)
+                writer.write(step, "memory", rss=300 * 2**20, param_bytes=param_bytes,
+                             grad_bytes=grad_bytes, optim_bytes=optim_bytes)
     panel = monitor()
     panel.select_runs([run.path])
     panel.tabs.setCurrentWidget(panel.memory_tab)

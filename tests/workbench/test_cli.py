@@ -71,3 +71,15 @@ def test_runs_lists_runs_despite_garbage_and_missing_config(tmp_path):
     assert "config.toml" in runs["broken"]["problem"]
     text = workbench_cli("runs", "--runs-dir", str(tmp_path))
     assert "good" in text.stdout and "broken" in text.stdout
+
+
+def test_screenshot_leaves_the_users_settings_as_they_were(tmp_path):
+    """A screenshot reads the user's settings but never saves its window layout into them."""
+    settings = tmp_path / "workbench.ini"
+    settings.write_text("[General]\ntheme=light\n")
+    before = settings.read_bytes()
+    env = {**__import__("os").environ, "WORKBENCH_SETTINGS": str(settings)}
+    result = workbench_cli("screenshot", str(tmp_path / "w.png"), "--size", "800x600",
+                           "--runs-dir", str(tmp_path / "runs"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert settings.read_bytes() == before

@@ -115,3 +115,25 @@ def test_panels_are_docks_with_stable_names(make_window):
     window = make_window()
     names = {d.objectName() for d in window.findChildren(QDockWidget)}
     assert names == {f"dock_{p.name}" for p in PANELS}
+
+
+def test_an_error_shown_at_quit_does_not_come_back_as_an_empty_bar(make_window):
+    window = make_window()
+    window.show_error("could not read the run folder: permission denied")
+    assert window.message_bar.isVisibleTo(window)
+    window.resize(QSize(1000, 700))
+    window.close()
+    again = make_window()
+    assert not again.message_bar.isVisibleTo(again) and again.message_bar.text == ""
+    again.show_error("a new message")
+    # The message spans the window rather than a narrow column.
+    assert again.message_bar.label.width() > again.width() // 2
+
+
+def test_a_panels_status_message_clears_when_another_panel_is_shown(qtbot, make_window):
+    window = make_window()
+    window.show_panel("evaluation")
+    window.show_status("Report written to /tmp/report.html")
+    assert window.statusBar().currentMessage().startswith("Report written")
+    window.show_panel("monitor")
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == "", timeout=3000)

@@ -164,28 +164,44 @@ def _fmt(value: float | None, width: int = 7) -> str:
     return f"{value:>{width}.3f}"
 
 
+def _interval_text(low: float | None, high: float | None, wilson: bool) -> str:
+    """``[low, high]`` (a Wilson score interval marked with ``*``); never a symmetric ``±``."""
+    if low is None or high is None:
+        return " " * 16
+    return f" [{low:.3f}, {high:.3f}]" + ("*" if wilson else " ")
+
+
 def _print_fairness(report, method: str) -> None:
     data = report.to_dict()
     print(f"{data['source'] or 'predictions'}: {data['rows']:,} rows, model {data['name']}")
-    header = "group".ljust(28) + "".join(m.rjust(16 if report.resamples else 9) for m in _SHOWN)
+    width = 23 if report.resamples else 9
+    header = "group".ljust(28) + "".join(m.rjust(9 if m == "count" else width) for m in _SHOWN)
     print(header)
+    any_wilson = False
     for name, entry in [*data["groups"].items(), ("overall", data["overall"])]:
         cells = []
         for metric in _SHOWN:
             value = entry[metric]
             text = _fmt(value)
-            if report.resamples and metric != "count" and value is not None:
-                low, high = entry["ci"][method][metric]
-                text += f" ±{(high - low) / 2:.3f}" if low is not None else "        "
-            cells.append(text.rjust(16 if report.resamples else 9))
+            if report.resamples and metric != "count":
+                low, high = entry["ci"][method][metric] if value is not None else (None, None)
+                wilson = entry["interval_method"][metric] == "wilson" and value is not None
+                any_wilson = any_wilson or wilson
+                text = text.strip() + _interval_text(low, high, wilson)
+            cells.append(text.rjust(9 if metric == "count" else width))
         print(name[:27].ljust(28) + "".join(cells))
+    if report.resamples:
+        print(
+            f"intervals: {report.confidence:.0%} {method} bootstrap, {report.resamples:,} resamples"
+            + ("; * Wilson score interval (few rows in the denominator)" if any_wilson else "")
+        )
     criteria = data.get("criteria", {})
     if criteria:
         ind, sep, suf = criteria["independence"], criteria["separation"], criteria["sufficiency"]
         print(
             f"independence: selection-rate gap {_fmt(ind['demographic_parity_difference']).strip()}, "
             f"ratio {_fmt(ind['demographic_parity_ratio']).strip()} "
-            f"({'passes' if ind.get('passes_80_percent_rule') else 'fails'} the 80 % rule)"
+            f"({_rule_text(ind.get('passes_80_percent_rule'))})"
         )
         print(
             f"separation: TPR gap {_fmt(sep['tpr_difference']).strip()}, FPR gap "
@@ -196,6 +212,12 @@ def _print_fairness(report, method: str) -> None:
         )
     for warning in data["warnings"]:
         print(f"note: {warning}")
+
+
+def _rule_text(passes: bool | None) -> str:
+    if passes is None:
+        return "the 80 % rule is undefined: no group is selected"
+    return "passes the 80 % rule" if passes else "fails the 80 % rule"
 
 
 def _p_text(p: float, resamples: int) -> str:

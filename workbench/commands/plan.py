@@ -89,6 +89,7 @@ def _run(args: argparse.Namespace) -> int:
         if gpu is None:
             raise CommandError(f"unknown GPU {args.gpu!r}: choose one of {', '.join(gpus)} "
                                "or add it with --gpu-table")
+    _check_positive(args)
     kwargs: dict[str, Any] = {
         "link": args.bandwidth * 1e9 if args.bandwidth else args.link,
         "gpu": gpu,
@@ -117,6 +118,19 @@ def _run(args: argparse.Namespace) -> int:
     else:
         _print_plan(plan)
     return 0
+
+
+def _check_positive(args: argparse.Namespace) -> None:
+    """Refuse non-finite or non-positive hardware and budget numbers, naming the flag."""
+    import math
+
+    for flag, value, example in (
+        ("--gpu-memory", args.gpu_memory, "80"),
+        ("--tokens", args.tokens, "2e9"),
+        ("--bandwidth", args.bandwidth, "450"),
+    ):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise CommandError(f"{flag} must be a positive number, got {value}; e.g. {flag} {example}")
 
 
 def _job(args: argparse.Namespace) -> tuple[Any, Any, list[str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from workbench.commands import CommandError
@@ -38,10 +39,16 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--scale {args.scale} is out of range; use 1 to 32")
     if args.out.suffix.lower() != ".png":
         raise CommandError(f"--out {args.out} does not end in .png")
-    if args.truncation is not None and args.truncation <= 0:
-        raise CommandError(f"--truncation {args.truncation} must be > 0")
-    if args.temperature <= 0:
-        raise CommandError(f"--temperature {args.temperature} must be > 0")
+    if args.truncation is not None and not (math.isfinite(args.truncation) and args.truncation > 0):
+        raise CommandError(f"--truncation {args.truncation} must be a number > 0, e.g. 1.5")
+    if not (math.isfinite(args.temperature) and args.temperature > 0):
+        raise CommandError(f"--temperature {args.temperature} must be a number > 0, e.g. 1.0")
+    if not (0 <= args.seed and args.seed + args.n <= 2**63):
+        raise CommandError(
+            f"--seed {args.seed} is out of range: seeds are whole numbers from 0 to 2**63 - {args.n + 1}"
+        )
+    if not args.out.resolve().parent.is_dir():
+        raise CommandError(f"--out {args.out}: folder {args.out.parent} does not exist; create it first")
 
     from backends.latent import export
     from backends.latent.model import LatentModelError, open_latent_model
