@@ -178,16 +178,6 @@ class TrainConfig:
                     )
                 target = target.setdefault(part, {})
             target[parts[-1]] = value
-        scale = os.environ.get(STEPS_SCALE_ENV)
-        if scale and isinstance(values.get("steps"), int):
-            # Tests run the README's training lines as written, only shorter.
-            try:
-                factor = float(scale)
-            except ValueError:
-                raise TrainConfigError(
-                    f"{STEPS_SCALE_ENV}={scale!r} is not a number: unset it or give e.g. 0.02"
-                ) from None
-            values["steps"] = max(1, math.ceil(values["steps"] * factor))
         return type(self).from_dict(values)
 
     # ---------------------------------------------------------------- derived values
@@ -211,6 +201,25 @@ class TrainConfig:
                 raise TrainConfigError(f"{name} must be true or false, got {value!r}")
         if not isinstance(self.model_config, dict):
             raise TrainConfigError("model_config must be a table ([model_config] in TOML)")
+
+
+def scale_steps(steps: int) -> int:
+    """``steps`` times ``$WORKBENCH_STEPS_SCALE`` (at least 1); unchanged when it is unset.
+
+    Tests run the README's training lines as written, only shorter. The command
+    line applies it to the steps a user asks for (a preset's, a config's or
+    ``--set steps=``), never to a run's stored config.
+    """
+    scale = os.environ.get(STEPS_SCALE_ENV)
+    if not scale:
+        return steps
+    try:
+        factor = float(scale)
+    except ValueError:
+        raise TrainConfigError(
+            f"{STEPS_SCALE_ENV}={scale!r} is not a number: unset it or give e.g. 0.02"
+        ) from None
+    return max(1, math.ceil(steps * factor))
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

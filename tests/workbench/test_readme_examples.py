@@ -74,7 +74,10 @@ def test_the_readme_has_command_line_examples():
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    return tmp_path_factory.mktemp("readme")
+    # A fresh folder that holds what a checkout holds beside the README (the examples).
+    made = tmp_path_factory.mktemp("readme")
+    (made / "examples").symlink_to(README.parent / "examples")
+    return made
 
 
 @pytest.mark.parametrize(("number", "line"), COMMANDS, ids=[f"README:{n}" for n, _ in COMMANDS])

@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _load_config(source: str, overrides: list[str]) -> Any:
     import tomllib
 
-    from backends.train.config import TrainConfig
+    from backends.train.config import TrainConfig, scale_steps
 
     path = Path(source)
     if not path.suffix and not path.exists():
@@ -73,7 +73,21 @@ def _load_config(source: str, overrides: list[str]) -> Any:
         if not path.is_file():
             raise CommandError(f"config file {path} does not exist")
         config = TrainConfig.from_toml(path)
-    return config.with_overrides(overrides)
+    config = config.with_overrides(overrides)
+    config.steps = scale_steps(config.steps)
+    return config
+
+
+def _scaled_overrides(overrides: list[str]) -> list[str]:
+    """``--set steps=N`` as the steps scale says (see ``scale_steps``); the rest unchanged."""
+    from backends.train.config import parse_assignment, scale_steps
+
+    scaled = []
+    for text in overrides:
+        key, value = parse_assignment(text)
+        scaled.append(f"steps={scale_steps(value)}" if key == "steps" and isinstance(value, int)
+                      else text)
+    return scaled
 
 
 def _script_config(args: argparse.Namespace) -> Any:
@@ -136,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.resume:
             info = launch.resume(_run_folder(args.config, runs_dir),
-                                 checkpoint=args.from_checkpoint, overrides=args.overrides)
+                                 checkpoint=args.from_checkpoint,
+                                 overrides=_scaled_overrides(args.overrides))
             print(f"resuming {info.run.path} from the checkpoint of step {info.resumed_from}",
                   file=sys.stderr)
         else:
