@@ -348,9 +348,9 @@ def save_checkpoint(
         return _write_checkpoint(tmp, final, checkpoints_dir, step, root=root, optimizers=optimizers,
                                  train_state=train_state, meta=meta, sharded=sharded,
                                  full_weights=full_weights, rank=rank, keep=keep)
-    except (OSError, RuntimeError) as exc:
+    except Exception as exc:
         # A full disk (or any write error): no half-written checkpoint is left to mislead a resume.
-        # torch.save reports a full disk as a RuntimeError of its zip writer: ask the disk.
+        # torch.save and safetensors report a full disk in errors of their own: ask the disk.
         full = _disk_full(checkpoints_dir, exc)
         if rank == 0:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -478,6 +478,9 @@ def _record_error(run: RunDir, rank: int, exc: BaseException) -> None:
         return
     message = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        from backends.launch.space import release
+
+        release(run)  # the run's reserve makes room for this event
         message = f"disk full: {exc.strerror}" + (f" ({exc.filename})" if exc.filename else "")
     try:
         record_event(run, "error", rank=rank, message=message, traceback=traceback.format_exc())

@@ -27,6 +27,7 @@ from backends.launch.failures import (
     torchrun_log_dir,
 )
 from backends.launch.ownership import hold_live, read_run_info
+from backends.launch.space import release, reserve
 from backends.launch.state import ENDINGS
 from backends.runs import RunDir, read_events, record_event
 
@@ -53,6 +54,7 @@ def _latest_checkpoint(run: RunDir) -> str | None:
 
 
 def _record(run: RunDir, kind: str, **fields: Any) -> None:
+    release(run)  # the end of a run is worth the reserve
     try:
         record_event(run, kind, **fields)
     except OSError as exc:  # a full disk: say it where a person looks, the launcher log
@@ -71,6 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv[:split])
     run = RunDir(Path(args.run_dir))
     hold_live(run)  # for this process's whole life; the kernel releases it when we die
+    reserve(run)  # room to record the end even if the disk fills up
+    try:
+        return _supervise(run, argv[split + 1 :])
+    finally:
+        release(run)
+
+
+def _supervise(run: RunDir, torchrun_args: list[str]) -> int:
 
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -81,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
     register()
     try:
-        torchrun(parse_args(argv[split + 1 :]))
+        torchrun(parse_args(torchrun_args))
     except ChildFailedError as exc:
         if not _ended_since_start(run):
             errors = rank_errors_since(run, _launched_at(run))
