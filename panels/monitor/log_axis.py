@@ -90,10 +90,13 @@ class ReadableLogAxis(pg.AxisItem):
         for v, text in zip(values, strings, strict=True):
             if round(v, 9) not in self._labelled:
                 out.append(None)  # pyqtgraph skips a tick whose string is None
-            elif abs(v - round(v)) > 1e-9 and 1e-3 <= 10.0**v < 1e4:
-                out.append(f"{10.0**v * scale:.3g}")  # a linear value: more than one digit
+            elif 1e-3 <= 10.0**v * scale < 1e5:
+                # Plain numbers where they are short (0.1, 20, 1200): one style on the axis.
+                out.append(f"{10.0**v * scale:.6g}")
+            elif abs(v - round(v)) > 1e-9:
+                out.append(f"{10.0**v * scale:.3g}")  # more digits than 2·10⁵ would give
             else:
-                out.append(text)
+                out.append(text)  # a decade far from 1: 10⁻⁶, 10⁸
         return out
 
     def label_rects(self) -> list[tuple[str, object]]:

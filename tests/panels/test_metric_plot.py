@@ -102,7 +102,8 @@ def test_the_legend_moves_when_the_curve_grows_into_it(qtbot):
 
 @pytest.mark.parametrize(
     ("low", "high", "height"),
-    [(2.1, 3.4, 200), (0.5, 40.0, 160), (1e-4, 10.0, 140), (1e-9, 1e6, 120), (0.9, 11.0, 300)],
+    [(2.1, 3.4, 200), (0.5, 40.0, 160), (1e-4, 10.0, 140), (1e-9, 1e6, 120), (0.9, 11.0, 300),
+     (1000.0, 1400.0, 160), (1.2e5, 1.5e5, 200)],
 )
 def test_log_axis_labels_never_overlap_and_some_are_shown(qtbot, low, high, height):
     x = np.arange(300.0)
@@ -117,7 +118,7 @@ def test_log_axis_labels_never_overlap_and_some_are_shown(qtbot, low, high, heig
     assert len(labels) >= 2, f"only {texts} on a log axis from {low} to {high}"
     for (ta, a), (tb, b) in itertools.combinations(labels, 2):
         assert not a.intersects(b), f"labels {ta!r} and {tb!r} overlap: {a} {b}"
-    # Each label names a value inside the data's range (ten times either way at most).
+    # No two labels say the same (one significant digit made 1.2e5 and 1.4e5 both '1·10⁵').
     assert len(set(texts)) == len(texts)
 
 
