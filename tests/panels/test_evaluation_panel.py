@@ -184,3 +184,31 @@ def test_the_a_minus_b_view_labels_its_axis_as_a_difference(panel, compas):
     view.view_combo.setCurrentIndex(1)
     view.model_combo.setCurrentIndex(view.model_combo.findData(0))
     assert "reference" in view.group_plot.getAxis("left").labelText
+
+
+def test_the_calibration_selector_draws_model_bs_curves(panel, compas):
+    """COMPAS has two scored models: the decile score (A) and a logistic model (B)."""
+    view = panel.calibration_view
+    names = compas.report.model_names
+    assert [view.model_combo.itemText(i) for i in range(view.model_combo.count())] == names
+    assert view.model_row.isVisibleTo(view)
+    k_a = compas.calibrations[0].names.index("Caucasian")
+    cal_b = compas.calibrations[1]
+    k_b = cal_b.names.index("Caucasian")
+    x_a, y_a = panel.calibration_view.calibration_items["Caucasian"].getData()
+    view.select_model(1)
+    assert view.selected_model() == 1
+    x, y = panel.calibration_view.calibration_items["Caucasian"].getData()
+    kept = cal_b.counts[k_b] >= 10
+    assert y == pytest.approx(cal_b.observed[k_b][kept])
+    # B's curve is not A's: its scores are probabilities in [0, 1], A's are deciles 1-10.
+    assert np.nanmax(x) <= 1.05 < np.nanmax(x_a)
+    assert len(y) != len(y_a) or not np.allclose(y, y_a)
+    assert "perfect calibration" in [i.name() for i in
+                                      panel.calibration_view.calibration_items.values()]
+    assert names[1] in panel.calibration_view.calibration_plot.plotItem.titleLabel.text
+    # Choosing A again draws A's curve again.
+    view.model_combo.setCurrentIndex(0)
+    _, y = panel.calibration_view.calibration_items["Caucasian"].getData()
+    assert y == pytest.approx(compas.calibrations[0].observed[k_a][
+        compas.calibrations[0].counts[k_a] >= 10])
