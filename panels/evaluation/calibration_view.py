@@ -160,7 +160,7 @@ class CalibrationView(QWidget):
         )
         set_title(
             plot,
-            f"Calibration per group ({analysis.report.model_names[model]}): "
+            f"Calibration of {analysis.report.model_names[model]} per group: "
             "share of positives by score",
         )
         self.calibration_label.setText(

@@ -212,3 +212,37 @@ def test_the_calibration_selector_draws_model_bs_curves(panel, compas):
     _, y = panel.calibration_view.calibration_items["Caucasian"].getData()
     assert y == pytest.approx(compas.calibrations[0].observed[k_a][
         compas.calibrations[0].counts[k_a] >= 10])
+
+
+def test_the_rates_legend_sits_clear_of_every_bar_and_whisker(panel, compas, qtbot):
+    """At a low threshold TPRs come near 1 (Native American's is 1): no legend over them.
+
+    On a small window the plot is short, so a legend inside the view takes more of it.
+    """
+    from PySide6.QtCore import QPointF, QRectF
+
+    panel.resize(1000, 600)
+    panel.show()
+    panel.tabs.setCurrentWidget(panel.thresholds_view)
+    with qtbot.waitSignal(panel.sig_thresholds_ready, timeout=TIMEOUT):
+        panel.set_threshold(2)
+    plot = panel.thresholds_view.threshold_plot
+    qtbot.waitUntil(lambda: plot.plotItem.legend.sceneBoundingRect().height() > 10, timeout=5000)
+    legend = plot.plotItem.legend.sceneBoundingRect()
+    assert sorted(label.text for _sample, label in plot.plotItem.legend.items) == [
+        "fpr", "selection_rate", "tpr"]
+    assert plot.sceneBoundingRect().contains(legend)  # drawn, inside the plot widget
+    assert max(plot.bar_data()["tpr"]) > 0.9
+    vb = plot.plotItem.vb
+    shapes = []  # (what, rect in view units) for each bar and each whisker
+    for metric, bars in plot.bars.items():
+        for xi, hi in zip(bars.opts["x"], bars.opts["height"], strict=True):
+            shapes.append((f"{metric} bar at {xi:.2f}", (xi - 0.125, 0.0, xi + 0.125, hi)))
+        w = plot.whiskers[metric].opts
+        if w.get("x") is not None:
+            for xi, yi, up in zip(w["x"], w["y"], w["top"], strict=True):
+                shapes.append((f"{metric} whisker at {xi:.2f}", (xi - 0.04, yi, xi + 0.04, yi + up)))
+    assert shapes
+    for what, (x0, y0, x1, y1) in shapes:
+        rect = QRectF(vb.mapViewToScene(QPointF(x0, y0)), vb.mapViewToScene(QPointF(x1, y1)))
+        assert not rect.normalized().intersects(legend), f"the legend covers the {what}"
