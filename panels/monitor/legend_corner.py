@@ -48,37 +48,39 @@ def legend_rect(
     return left, top, left + lw, top + lh
 
 
-def _inside(points: np.ndarray, rect: tuple[float, float, float, float]) -> int:
-    if not len(points):
+def _inside(columns: np.ndarray, rect: tuple[float, float, float, float]) -> int:
+    """How many of ``columns`` ([n, 3]: x, lowest y, highest y in pixels) meet ``rect``."""
+    if not len(columns):
         return 0
     left, top, right, bottom = rect
-    x, y = points[:, 0], points[:, 1]
-    hit = (x >= left - PAD) & (x <= right + PAD) & (y >= top - PAD) & (y <= bottom + PAD)
+    x, low, high = columns[:, 0], columns[:, 1], columns[:, 2]
+    hit = (x >= left - PAD) & (x <= right + PAD) & (low <= bottom + PAD) & (high >= top - PAD)
     return int(np.count_nonzero(hit))
 
 
-def newest(points: np.ndarray) -> np.ndarray:
-    """The last tenth of one curve's points (at least one point)."""
-    n = len(points)
-    return points[n - max(1, int(np.ceil(n * NEWEST_SHARE))):] if n else points
+def points(px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    """Single points in the [n, 3] column form (lowest = highest)."""
+    return np.column_stack([px, py, py])
+
+
+def newest_share(n: int) -> int:
+    """How many of a curve's ``n`` points are its newest tenth (at least one)."""
+    return max(1, int(np.ceil(n * NEWEST_SHARE))) if n else 0
 
 
 def choose_corner(
-    curves: list[np.ndarray],
+    recent: np.ndarray,
+    older: np.ndarray,
     view: tuple[float, float],
     legend: tuple[float, float],
     current: Corner = CORNERS[0],
 ) -> Corner:
-    """The corner for a legend of size ``legend`` over ``curves`` (each an [n, 2] pixel array).
+    """The corner for a legend of size ``legend`` in a view of size ``view``.
 
-    Pixel y grows downwards, as in Qt.
+    ``recent`` holds the newest points of every curve and ``older`` a sample of the
+    rest, both as [n, 3] columns of view-box pixels (x, lowest y, highest y; y grows
+    downwards, as in Qt). Older points only break ties.
     """
-    recent = np.concatenate([newest(c) for c in curves]) if curves else np.empty((0, 2))
-    # Older points only break ties; a stride keeps a million-point curve cheap.
-    older = (
-        np.concatenate([c[:: max(1, len(c) // 2000)] for c in curves]) if curves
-        else np.empty((0, 2))
-    )
 
     def cost(corner: Corner) -> tuple[int, int]:
         rect = legend_rect(corner, view, legend)
@@ -87,3 +89,17 @@ def choose_corner(
     if cost(current)[0] == 0:
         return current
     return min(CORNERS, key=cost)
+
+
+def column_extremes(px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    """Each pixel column of a curve sorted by x as [x, lowest y, highest y] ([n, 3]).
+
+    A million-point tail covers a few hundred columns; a legend that meets none of
+    the columns' spans meets none of the points in them.
+    """
+    if len(px) < 2 or np.any(np.diff(px) < 0):  # too short, or not sorted by x
+        return points(px, py)
+    column = np.floor(px)
+    starts = np.r_[0, np.flatnonzero(np.diff(column)) + 1]
+    low, high = np.minimum.reduceat(py, starts), np.maximum.reduceat(py, starts)
+    return np.column_stack([px[starts], low, high])

@@ -28,7 +28,14 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
 
 from backends.monitor_data import Series
-from panels.monitor.legend_corner import CORNERS, Corner, choose_corner
+from panels.monitor.legend_corner import (
+    CORNERS,
+    Corner,
+    choose_corner,
+    column_extremes,
+    newest_share,
+    points,
+)
 from panels.monitor.log_axis import ReadableLogAxis
 
 # What an empty plot says, unless the panel gives it something more specific.
@@ -381,24 +388,32 @@ class MetricPlot(pg.PlotWidget):
         self._center_hint()
         self.place_legend()
 
-    def curve_pixels(self) -> list[np.ndarray]:
-        """Each curve's points in view-box pixels (y down), as drawn now (log units in log-y)."""
+    def curve_pixels(self) -> tuple[np.ndarray, np.ndarray]:
+        """Curve points in view-box pixels (y down): the newest tenth of each, and a sample
+        of the rest. The newest are reduced to each pixel column's lowest and highest."""
         vb = self.plotItem.vb
         (x0, x1), (y0, y1) = vb.viewRange()
         rect = vb.boundingRect()
         w, h = rect.width(), rect.height()
-        out = []
-        for curve in self._curves.values():
-            x, y = self.curve_data(curve.spec.key)
+        recent, older = [np.empty((0, 3))], [np.empty((0, 3))]
+        if x1 == x0 or y1 == y0:
+            return recent[0], older[0]
+
+        def pixels(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             if self.options.log_y:
                 keep = y > 0
                 x, y = x[keep], np.log10(y[keep])
-            if not len(x) or x1 == x0 or y1 == y0:
+            return (x - x0) / (x1 - x0) * w, (y1 - y) / (y1 - y0) * h
+
+        for curve in self._curves.values():
+            x, y = self.curve_data(curve.spec.key)
+            if not len(x):
                 continue
-            px = (x - x0) / (x1 - x0) * w
-            py = (y1 - y) / (y1 - y0) * h
-            out.append(np.column_stack([px, py]))
-        return out
+            start = len(x) - newest_share(len(x))
+            recent.append(column_extremes(*pixels(x[start:], y[start:])))
+            stride = max(1, start // 2000)
+            older.append(points(*pixels(x[:start:stride], y[:start:stride])))
+        return np.concatenate(recent), np.concatenate(older)
 
     def place_legend(self) -> None:
         """Put the legend in the corner that covers the least of the newest data."""
@@ -406,8 +421,9 @@ class MetricPlot(pg.PlotWidget):
             return
         legend = self.legend.boundingRect()
         vb = self.plotItem.vb.boundingRect()
+        recent, older = self.curve_pixels()
         corner = choose_corner(
-            self.curve_pixels(), (vb.width(), vb.height()), (legend.width(), legend.height()),
+            recent, older, (vb.width(), vb.height()), (legend.width(), legend.height()),
             self.legend_corner,
         )
         if corner != self.legend_corner:

@@ -171,3 +171,18 @@ def test_an_empty_plot_keeps_its_axes_hidden_when_options_change(qtbot):
     assert plot.empty_hint.isVisible()
     assert not plot.plotItem.getAxis("bottom").isVisible()
     assert not plot.plotItem.getAxis("left").isVisible()
+
+
+def test_a_column_whose_ends_miss_the_legend_still_counts_when_its_span_crosses_it():
+    """A noisy tail reduced to per-column extremes: the points between them are covered too."""
+    from panels.monitor.legend_corner import CORNERS, choose_corner, column_extremes, legend_rect
+
+    view, legend = (400.0, 200.0), (120.0, 40.0)
+    left, top, right, bottom = legend_rect(CORNERS[0], view, legend)  # top right
+    # Three points in one pixel column under the legend: above it, inside it, below it.
+    px = np.array([left + 30.2, left + 30.5, left + 30.8])
+    py = np.array([top - 20.0, (top + bottom) / 2, bottom + 60.0])
+    columns = column_extremes(px, py)
+    assert len(columns) == 1  # one column, kept as its span
+    chosen = choose_corner(columns, np.empty((0, 3)), view, legend)
+    assert chosen != CORNERS[0]
