@@ -184,7 +184,10 @@ class MetricPlot(pg.PlotWidget):
             self.plotItem.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved
         )
         # Said in place of empty axes; hidden once any curve has a point.
-        self.empty_hint = pg.TextItem(empty_hint, anchor=(0.5, 0.5), color="#666")
+        # The axes' colour, a little faded: readable on the light and the dark background.
+        hint_color = pg.mkColor(pg.getConfigOption("foreground"))
+        hint_color.setAlpha(210)
+        self.empty_hint = pg.TextItem(empty_hint, anchor=(0.5, 0.5), color=hint_color)
         self.empty_hint.setParentItem(self.plotItem.vb)
         self.empty_hint.setTextWidth(260)
         self._empty: bool | None = None

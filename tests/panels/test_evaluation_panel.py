@@ -246,3 +246,15 @@ def test_the_rates_legend_sits_clear_of_every_bar_and_whisker(panel, compas, qtb
     for what, (x0, y0, x1, y1) in shapes:
         rect = QRectF(vb.mapViewToScene(QPointF(x0, y0)), vb.mapViewToScene(QPointF(x1, y1)))
         assert not rect.normalized().intersects(legend), f"the legend covers the {what}"
+
+
+def test_without_scores_the_calibration_tab_says_so_and_offers_no_model(panel, csv_path, qtbot):
+    assert panel.open_csv(csv_path)
+    with qtbot.waitSignal(panel.sig_analysis_ready, timeout=TIMEOUT) as blocker:
+        panel.evaluate()
+    assert blocker.args[0].calibrations == [None]
+    view = panel.calibration_view
+    assert view.model_combo.count() == 0 and not view.model_row.isVisibleTo(view)
+    assert view.selected_model() is None
+    assert not view.calibration_items
+    assert "needs scores" in view.calibration_label.text()
