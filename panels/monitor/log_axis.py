@@ -1,4 +1,4 @@
-"""A y axis whose log-scale labels never run together.
+"""An axis whose log-scale labels never run together.
 
 pyqtgraph labels every minor tick of a log axis (2, 3, ... 9 in each decade) once
 the view spans less than a few decades, and those labels overlap on a short plot.
@@ -42,9 +42,11 @@ class ReadableLogAxis(pg.AxisItem):
         self._labelled: set[float] = set()
 
     def _min_gap(self) -> float:
-        """Pixels between two label centres: a text line and a little air."""
-        font = self.style.get("tickFont") or QFont()
-        return QFontMetricsF(font).height() * 1.3
+        """Pixels between two label centres: a text line (a long label across) and some air."""
+        metrics = QFontMetricsF(self.style.get("tickFont") or QFont())
+        if self.orientation in ("bottom", "top"):
+            return metrics.horizontalAdvance("0.0005") * 1.3
+        return metrics.height() * 1.3
 
     def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: ANN001, ANN201, N802, N803
         if not (math.isfinite(minVal) and math.isfinite(maxVal)) or maxVal <= minVal or size <= 0:
@@ -86,17 +88,20 @@ class ReadableLogAxis(pg.AxisItem):
 
     def logTickStrings(self, values, scale, spacing):  # noqa: ANN001, ANN201, N802
         strings = super().logTickStrings(values, scale, spacing)
+        shown = [10.0**v * scale for v in values if round(v, 9) in self._labelled]
+        # Plain numbers where all are short (0.1, 20, 1200); else powers of ten for every
+        # decade, never 10000 beside 10⁵.
+        plain = all(1e-3 <= value < 1e5 for value in shown)
         out = []
         for v, text in zip(values, strings, strict=True):
             if round(v, 9) not in self._labelled:
                 out.append(None)  # pyqtgraph skips a tick whose string is None
-            elif 1e-3 <= 10.0**v * scale < 1e5:
-                # Plain numbers where they are short (0.1, 20, 1200): one style on the axis.
+            elif plain:
                 out.append(f"{10.0**v * scale:.6g}")
             elif abs(v - round(v)) > 1e-9:
                 out.append(f"{10.0**v * scale:.3g}")  # more digits than 2·10⁵ would give
             else:
-                out.append(text)  # a decade far from 1: 10⁻⁶, 10⁸
+                out.append(text)  # 10⁻⁶, 10⁸
         return out
 
     def label_rects(self) -> list[tuple[str, object]]:
