@@ -76,9 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     panel.solve("fpr")
     wait_for(4)
     panel.grab().save(str(args.out / "evaluation-thresholds-solved.png"))
+    panel.tabs.setCurrentWidget(panel.calibration_view)
+    panel.calibration_view.select_model(1)
+    wait_for(4)
+    panel.grab().save(str(args.out / "evaluation-calibration-model-b.png"))
     panel.shutdown()
     panel.close()
-    for name in ("native-american", "intersections", "thresholds-solved"):
+    for name in ("native-american", "intersections", "thresholds-solved", "calibration-model-b"):
         print(args.out / f"evaluation-{name}.png")
     return 0
 

@@ -2,7 +2,8 @@
 
 :func:`analyse` bundles the fairness report with bootstrap intervals, and for a
 model given as scores its ROC and calibration curves per group and the binned
-score table the threshold view works on. :func:`write_csv` and
+score table the threshold view works on; calibration curves for every model
+given as scores (the view offers a choice between models A and B). :func:`write_csv` and
 :func:`write_html_report` export it. Plain values in, plain values out: the GUI,
 the command line and the tests call the same functions.
 """
@@ -16,7 +17,7 @@ import math
 import os
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from backends.evaluate.fairness import OVERALL, FairnessReport, evaluate_fairness
@@ -45,7 +46,9 @@ class Analysis:
     report: FairnessReport
     score_table: ScoreTable | None = None
     roc: RocCurves | None = None
-    calibration: CalibrationCurves | None = None
+    calibration: CalibrationCurves | None = None  # model A's (the first entry below)
+    # One entry per model: its calibration curves, None for a model given as labels.
+    calibrations: list[CalibrationCurves | None] = field(default_factory=list)
 
 
 def _scaled(
@@ -67,7 +70,7 @@ def analyse(
     curve_resamples: int = 500,
     progress: ProgressCallback | None = None,
 ) -> Analysis:
-    """Fairness report with intervals, plus ROC and calibration when model A has scores."""
+    """Fairness report with intervals, ROC when model A has scores, calibration per scored model."""
     fairness = evaluate_fairness(
         pred,
         resamples=resamples,
@@ -87,9 +90,16 @@ def analyse(
             seed=seed,
             progress=_scaled(progress, 0.7, 0.9),
         )
-        out.calibration = calibration_curves(
-            out.score_table, resamples=curve_resamples, confidence=confidence, seed=seed
+    for model in range(pred.n_models):
+        has_scores = model < len(pred.scores) and pred.scores[model] is not None
+        if not has_scores:
+            out.calibrations.append(None)
+            continue
+        table = out.score_table if model == 0 else build_score_table(pred, model)
+        out.calibrations.append(
+            calibration_curves(table, resamples=curve_resamples, confidence=confidence, seed=seed)
         )
+    out.calibration = out.calibrations[0] if out.calibrations else None
     report(progress, 1.0)
     return out
 

@@ -1,4 +1,8 @@
-"""The Calibration tab: observed positive rate against score per group, with intervals."""
+"""The Calibration tab: observed positive rate against score per group, with intervals.
+
+With two models given as scores, a selector above the plot chooses whose curves
+are drawn (model A first); it hides when there is nothing to choose.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from backends.evaluate.analysis import Analysis
-from panels.evaluation.style import group_color, make_plot
+from backends.evaluate.scores import CalibrationCurves
+from panels.evaluation.style import group_color, make_plot, set_title
 
 # Bins of a handful of rows say nothing but draw the eye: they are left out.
 MIN_CALIBRATION_ROWS = 10
@@ -22,6 +27,20 @@ class CalibrationView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
+        self.model_row = QWidget()
+        row = QHBoxLayout(self.model_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("Model:"))
+        # Item data: the model's index in the analysis (only models given as scores are listed).
+        self.model_combo = QComboBox()
+        self.model_combo.setObjectName("calibration_model")
+        self.model_combo.setToolTip("Whose calibration curves to draw")
+        self.model_combo.currentIndexChanged.connect(self._on_model_changed)
+        row.addWidget(self.model_combo)
+        row.addStretch(1)
+        layout.addWidget(self.model_row)
+        self.model_row.hide()
+        self._analysis: Analysis | None = None
         self.calibration_plot = make_plot(
             "Calibration per group: share of positives by score", "observed positive rate", "score"
         )
@@ -36,14 +55,55 @@ class CalibrationView(QWidget):
         layout.addWidget(self.calibration_label)
 
     def show_analysis(self, analysis: Analysis | None) -> None:
+        """Offer the analysis's scored models and draw the chosen one's (model A's at first)."""
+        self._analysis = analysis
+        previous = self.model_combo.currentText()
+        calibrations = self._calibrations(analysis)
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        if analysis is not None:
+            for model, cal in enumerate(calibrations):
+                if cal is not None:
+                    self.model_combo.addItem(analysis.report.model_names[model], model)
+        keep = self.model_combo.findText(previous)
+        self.model_combo.setCurrentIndex(keep if keep >= 0 else 0)
+        self.model_combo.blockSignals(False)
+        self.model_row.setVisible(self.model_combo.count() > 1)
+        self._draw()
+
+    def selected_model(self) -> int | None:
+        """The index of the model whose curves are drawn (None: no model has scores)."""
+        data = self.model_combo.currentData()
+        return int(data) if data is not None else None
+
+    def select_model(self, model: int) -> None:
+        """Draw model ``model``'s curves (0: A, 1: B), as choosing it in the selector does."""
+        index = self.model_combo.findData(model)
+        if index < 0:
+            raise ValueError(f"model {model} has no scores to calibrate")
+        self.model_combo.setCurrentIndex(index)
+
+    @staticmethod
+    def _calibrations(analysis: Analysis | None) -> list[CalibrationCurves | None]:
+        if analysis is None:
+            return []
+        # An analysis from before per-model curves existed holds model A's alone.
+        return analysis.calibrations or [analysis.calibration]
+
+    def _on_model_changed(self, _index: int) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        analysis = self._analysis
         plot = self.calibration_plot
         for item in [*self.calibration_items.values(), *self.calibration_whiskers.values()]:
             plot.removeItem(item)
         self.calibration_items.clear()
         self.calibration_whiskers.clear()
         plot.plotItem.legend.clear()
-        cal = analysis.calibration if analysis else None
-        if cal is None:
+        model = self.selected_model()
+        cal = self._calibrations(analysis)[model] if model is not None else None
+        if analysis is None or cal is None:
             self.calibration_label.setText(
                 "Calibration needs scores: choose a score column for model A."
             )
@@ -97,6 +157,11 @@ class CalibrationView(QWidget):
             f"{n} {e:.3f}"
             for n, e in zip(cal.names, cal.calibration_error, strict=True)
             if math.isfinite(e)
+        )
+        set_title(
+            plot,
+            f"Calibration of {analysis.report.model_names[model]} per group: "
+            "share of positives by score",
         )
         self.calibration_label.setText(
             f"Sufficiency: at the same {scale}, are outcomes equally likely in every group? Whiskers: "

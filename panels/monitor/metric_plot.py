@@ -8,6 +8,11 @@ Every curve uses peak downsampling and clip-to-view and draws no symbols, so a
 million-point curve repaints in a few milliseconds. With smoothing on, the raw
 curve stays behind the smoothed one, faint.
 
+The legend sits in the corner of the view that covers the least of the newest
+data (``legend_corner.py``) and moves when the curves grow into it; the log-y
+axis labels only as many ticks as fit (``log_axis.py``); a plot with nothing to
+draw shows what to do instead of empty 0-1 axes.
+
 Horizontal lines mark levels: a ceiling (the device's total memory; outside
 the auto range) and references (a prediction to compare the curves with;
 inside the auto range, so the line is always in view).
@@ -23,6 +28,18 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
 
 from backends.monitor_data import Series
+from panels.monitor.legend_corner import (
+    CORNERS,
+    Corner,
+    choose_corner,
+    column_extremes,
+    newest_share,
+    points,
+)
+from panels.monitor.log_axis import ReadableLogAxis
+
+# What an empty plot says, unless the panel gives it something more specific.
+EMPTY_HINT = "No data yet: pick a run in the list, or launch one from the Training panel."
 
 # Distinct colours for runs or ranks (the Tableau 10 hues), and dash styles for a
 # second dimension (several fields of several runs).
@@ -158,8 +175,10 @@ class _Curve:
 class MetricPlot(pg.PlotWidget):
     """A plot of named curves that follows growing series; see the module docstring."""
 
-    def __init__(self, title: str, y_label: str = "", parent=None) -> None:  # noqa: ANN001
-        super().__init__(parent=parent)
+    def __init__(
+        self, title: str, y_label: str = "", parent=None, empty_hint: str = EMPTY_HINT  # noqa: ANN001
+    ) -> None:
+        super().__init__(parent=parent, axisItems={"left": ReadableLogAxis(orientation="left")})
         self.title = title
         self.setObjectName(f"plot_{title.lower().replace(' ', '_')}")
         self.plotItem.setTitle(title)
@@ -169,7 +188,8 @@ class MetricPlot(pg.PlotWidget):
         # A half-opaque legend background keeps labels readable over the curves.
         background = pg.mkColor(pg.getConfigOption("background"))
         background.setAlpha(190)
-        self.plotItem.addLegend(offset=(-10, 10), labelTextSize="8pt", brush=background)
+        self.legend = self.plotItem.addLegend(offset=(-10, 10), labelTextSize="8pt", brush=background)
+        self.legend_corner: Corner = CORNERS[0]
         self.plotItem.setMenuEnabled(True)
         # Peak downsampling keeps spikes; clip-to-view skips points outside the x range.
         self.plotItem.setDownsampling(auto=True, mode="peak")
@@ -191,7 +211,19 @@ class MetricPlot(pg.PlotWidget):
         self._mouse_proxy = pg.SignalProxy(
             self.plotItem.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved
         )
+        # Said in place of empty axes; hidden once any curve has a point.
+        # The axes' colour, a little faded: readable on the light and the dark background.
+        hint_color = pg.mkColor(pg.getConfigOption("foreground"))
+        hint_color.setAlpha(210)
+        self.empty_hint = pg.TextItem(empty_hint, anchor=(0.5, 0.5), color=hint_color)
+        self.empty_hint.setParentItem(self.plotItem.vb)
+        self.empty_hint.setTextWidth(260)
+        self._empty: bool | None = None
+        vb = self.plotItem.vb
+        vb.sigResized.connect(self._on_view_changed)
+        vb.sigRangeChanged.connect(self._on_view_changed)
         self._apply_axis_labels()
+        self._update_empty()
 
     # ------------------------------------------------------------ curves
 
@@ -217,6 +249,7 @@ class MetricPlot(pg.PlotWidget):
                 curve.spec = spec
                 curve.drawn = None
         self.plotItem.setLabel("bottom", self._x_label())
+        self._update_empty()
 
     def curve_keys(self) -> list[str]:
         return list(self._curves)
@@ -350,13 +383,92 @@ class MetricPlot(pg.PlotWidget):
         changed = False
         for curve in self._curves.values():
             changed |= curve.refresh(self.options)
+        if changed:
+            self._update_empty()
+            self.place_legend()
         return changed
+
+    # ------------------------------------------------------------ legend and empty hint
+
+    def is_empty(self) -> bool:
+        """True while no curve has a point to draw."""
+        return not any(len(c.main.xData if c.main.xData is not None else []) for c in
+                       self._curves.values())
+
+    def set_empty_hint(self, text: str) -> None:
+        self.empty_hint.setPlainText(text)
+        self._center_hint()
+
+    def _update_empty(self) -> None:
+        empty = self.is_empty()
+        if empty != self._empty:
+            self._empty = empty
+            self.empty_hint.setVisible(empty)
+            self._center_hint()
+        # Bare 0-1 axes say nothing: they show with the first point. (Setting an axis
+        # label shows the axis again, hence the check on every call.)
+        for name in ("left", "bottom"):
+            if self.plotItem.getAxis(name).isVisible() == empty:
+                self.plotItem.showAxis(name, not empty)
+
+    def _center_hint(self) -> None:
+        rect = self.plotItem.vb.boundingRect()
+        self.empty_hint.setPos(rect.center())
+
+    def _on_view_changed(self, *_args) -> None:  # noqa: ANN002
+        self._center_hint()
+        self.place_legend()
+
+    def curve_pixels(self) -> tuple[np.ndarray, np.ndarray]:
+        """Curve points in view-box pixels (y down): the newest tenth of each, and a sample
+        of the rest. The newest are reduced to each pixel column's lowest and highest."""
+        vb = self.plotItem.vb
+        (x0, x1), (y0, y1) = vb.viewRange()
+        rect = vb.boundingRect()
+        w, h = rect.width(), rect.height()
+        recent, older = [np.empty((0, 3))], [np.empty((0, 3))]
+        if x1 == x0 or y1 == y0:
+            return recent[0], older[0]
+
+        def pixels(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            if self.options.log_y:
+                keep = y > 0
+                x, y = x[keep], np.log10(y[keep])
+            return (x - x0) / (x1 - x0) * w, (y1 - y) / (y1 - y0) * h
+
+        for curve in self._curves.values():
+            x, y = self.curve_data(curve.spec.key)
+            if not len(x):
+                continue
+            start = len(x) - newest_share(len(x))
+            recent.append(column_extremes(*pixels(x[start:], y[start:])))
+            stride = max(1, start // 2000)
+            older.append(points(*pixels(x[:start:stride], y[:start:stride])))
+        return np.concatenate(recent), np.concatenate(older)
+
+    def place_legend(self) -> None:
+        """Put the legend in the corner that covers the least of the newest data."""
+        if not self._curves:
+            return
+        legend = self.legend.boundingRect()
+        vb = self.plotItem.vb.boundingRect()
+        recent, older = self.curve_pixels()
+        corner = choose_corner(
+            recent, older, (vb.width(), vb.height()), (legend.width(), legend.height()),
+            self.legend_corner,
+        )
+        if corner != self.legend_corner:
+            self.legend_corner = corner
+            # A negative offset anchors the legend to the right or bottom edge.
+            self.legend.setOffset(corner.offset)
 
     def _x_label(self) -> str:
         return "wall time (s)" if self.options.x_time else "step"
 
     def _apply_axis_labels(self) -> None:
         self.plotItem.setLabel("bottom", self._x_label())
+        if self._empty is not None:
+            self._update_empty()
 
     # ------------------------------------------------------------ crosshair
 

@@ -25,11 +25,14 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from panels.monitor.log_axis import ReadableLogAxis
 from workbench.tasks import TaskRunner
 
 EXTRAPOLATE = 10.0  # the fit is drawn this many times beyond the largest run
 USES = (("non_embedding", "non-embedding parameters"), ("params", "all parameters"))
 POINT_COLOR, FIT_COLOR, KAPLAN_COLOR = "#1f77b4", "#d62728", "#7f7f7f"
+EMPTY_HINT = ("No finished runs yet: train a few model sizes (a size sweep in the Training "
+              "panel) and their final losses are fitted here.")
 
 
 @dataclass
@@ -151,7 +154,11 @@ class ScalingView(QWidget):
         self.words.setWordWrap(True)
         self.words.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        self.plot = pg.PlotWidget(title="Scaling law: final loss against model size")
+        self.plot = pg.PlotWidget(
+            title="Scaling law: final loss against model size",
+            axisItems={"left": ReadableLogAxis(orientation="left"),
+                       "bottom": ReadableLogAxis(orientation="bottom")},
+        )
         self.plot.setObjectName("plot_scaling")
         item = self.plot.plotItem
         item.setLogMode(x=True, y=True)
@@ -179,6 +186,14 @@ class ScalingView(QWidget):
                       self.extrapolation_item, self.points_item):
             item.addItem(thing)
         self._labels: list[pg.TextItem] = []
+        # Until a finished run exists: what to do, in place of empty axes and a legend of nothing.
+        hint_color = pg.mkColor(pg.getConfigOption("foreground"))
+        hint_color.setAlpha(210)
+        self.empty_hint = pg.TextItem(EMPTY_HINT, anchor=(0.5, 0.5), color=hint_color)
+        self.empty_hint.setTextWidth(300)
+        self.empty_hint.setParentItem(item.vb)
+        item.vb.sigResized.connect(lambda *_: self.empty_hint.setPos(item.vb.boundingRect().center()))
+        self._show_empty(True)
 
         controls = QHBoxLayout()
         controls.addWidget(QLabel("N ="))
@@ -219,6 +234,18 @@ class ScalingView(QWidget):
 
     # ------------------------------------------------------------ drawing
 
+    def is_empty(self) -> bool:
+        """True while there is no finished run to draw (the hint shows instead of the axes)."""
+        return self.empty_hint.isVisible()
+
+    def _show_empty(self, empty: bool) -> None:
+        item = self.plot.plotItem
+        self.empty_hint.setVisible(empty)
+        self.empty_hint.setPos(item.vb.boundingRect().center())
+        item.legend.setVisible(not empty)
+        for name in ("left", "bottom"):
+            item.showAxis(name, not empty)
+
     def show_result(self, result: ScalingResult) -> None:
         self.result = result
         self.status.setText("" if not result.skipped else
@@ -243,5 +270,6 @@ class ScalingView(QWidget):
             self.plot.plotItem.addItem(text, ignoreBounds=True)
             self._labels.append(text)
         self.words.setText(result.words)
+        self._show_empty(not result.sizes)
         self.plot.plotItem.enableAutoRange()
         self.sig_updated.emit(result)

@@ -184,3 +184,77 @@ def test_the_a_minus_b_view_labels_its_axis_as_a_difference(panel, compas):
     view.view_combo.setCurrentIndex(1)
     view.model_combo.setCurrentIndex(view.model_combo.findData(0))
     assert "reference" in view.group_plot.getAxis("left").labelText
+
+
+def test_the_calibration_selector_draws_model_bs_curves(panel, compas):
+    """COMPAS has two scored models: the decile score (A) and a logistic model (B)."""
+    view = panel.calibration_view
+    names = compas.report.model_names
+    assert [view.model_combo.itemText(i) for i in range(view.model_combo.count())] == names
+    assert view.model_row.isVisibleTo(view)
+    k_a = compas.calibrations[0].names.index("Caucasian")
+    cal_b = compas.calibrations[1]
+    k_b = cal_b.names.index("Caucasian")
+    x_a, y_a = panel.calibration_view.calibration_items["Caucasian"].getData()
+    view.select_model(1)
+    assert view.selected_model() == 1
+    x, y = panel.calibration_view.calibration_items["Caucasian"].getData()
+    kept = cal_b.counts[k_b] >= 10
+    assert y == pytest.approx(cal_b.observed[k_b][kept])
+    # B's curve is not A's: its scores are probabilities in [0, 1], A's are deciles 1-10.
+    assert np.nanmax(x) <= 1.05 < np.nanmax(x_a)
+    assert len(y) != len(y_a) or not np.allclose(y, y_a)
+    assert "perfect calibration" in [i.name() for i in
+                                      panel.calibration_view.calibration_items.values()]
+    assert names[1] in panel.calibration_view.calibration_plot.plotItem.titleLabel.text
+    # Choosing A again draws A's curve again.
+    view.model_combo.setCurrentIndex(0)
+    _, y = panel.calibration_view.calibration_items["Caucasian"].getData()
+    assert y == pytest.approx(compas.calibrations[0].observed[k_a][
+        compas.calibrations[0].counts[k_a] >= 10])
+
+
+def test_the_rates_legend_sits_clear_of_every_bar_and_whisker(panel, compas, qtbot):
+    """At a low threshold TPRs come near 1 (Native American's is 1): no legend over them.
+
+    On a small window the plot is short, so a legend inside the view takes more of it.
+    """
+    from PySide6.QtCore import QPointF, QRectF
+
+    panel.resize(1000, 600)
+    panel.show()
+    panel.tabs.setCurrentWidget(panel.thresholds_view)
+    with qtbot.waitSignal(panel.sig_thresholds_ready, timeout=TIMEOUT):
+        panel.set_threshold(2)
+    plot = panel.thresholds_view.threshold_plot
+    qtbot.waitUntil(lambda: plot.plotItem.legend.sceneBoundingRect().height() > 10, timeout=5000)
+    legend = plot.plotItem.legend.sceneBoundingRect()
+    assert sorted(label.text for _sample, label in plot.plotItem.legend.items) == [
+        "fpr", "selection_rate", "tpr"]
+    assert plot.sceneBoundingRect().contains(legend)  # drawn, inside the plot widget
+    assert max(plot.bar_data()["tpr"]) > 0.9
+    vb = plot.plotItem.vb
+    shapes = []  # (what, rect in view units) for each bar and each whisker
+    for metric, bars in plot.bars.items():
+        for xi, hi in zip(bars.opts["x"], bars.opts["height"], strict=True):
+            shapes.append((f"{metric} bar at {xi:.2f}", (xi - 0.125, 0.0, xi + 0.125, hi)))
+        w = plot.whiskers[metric].opts
+        if w.get("x") is not None:
+            for xi, yi, up in zip(w["x"], w["y"], w["top"], strict=True):
+                shapes.append((f"{metric} whisker at {xi:.2f}", (xi - 0.04, yi, xi + 0.04, yi + up)))
+    assert shapes
+    for what, (x0, y0, x1, y1) in shapes:
+        rect = QRectF(vb.mapViewToScene(QPointF(x0, y0)), vb.mapViewToScene(QPointF(x1, y1)))
+        assert not rect.normalized().intersects(legend), f"the legend covers the {what}"
+
+
+def test_without_scores_the_calibration_tab_says_so_and_offers_no_model(panel, csv_path, qtbot):
+    assert panel.open_csv(csv_path)
+    with qtbot.waitSignal(panel.sig_analysis_ready, timeout=TIMEOUT) as blocker:
+        panel.evaluate()
+    assert blocker.args[0].calibrations == [None]
+    view = panel.calibration_view
+    assert view.model_combo.count() == 0 and not view.model_row.isVisibleTo(view)
+    assert view.selected_model() is None
+    assert not view.calibration_items
+    assert "needs scores" in view.calibration_label.text()
