@@ -43,7 +43,7 @@ class Job:
     model_key: str
     prompt: Any  # text, or token ids when continuing
     config: Any  # SamplingConfig
-    truncate: bool = False
+    truncate: bool = True  # a prompt longer than the context loses its oldest tokens, with a note
 
 
 class ModelCache:
