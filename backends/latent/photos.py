@@ -38,7 +38,7 @@ def check_photo(path: str | Path) -> str:
         with Image.open(path) as opened:
             mode = opened.mode
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ExportError(f"{path.name} is not an image; pick a PNG or JPG file") from exc
+        raise ExportError(f"{path.name} is not a readable image; pick a PNG or JPG file") from exc
     if mode not in ACCEPTED_MODES:
         what = {
             "CMYK": "a CMYK (print) image",

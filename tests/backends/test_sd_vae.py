@@ -151,7 +151,7 @@ def test_bad_inputs_get_one_clear_message_each(vae_folder, tmp_path):
 
     text = tmp_path / "notes.png"
     text.write_text("not an image")
-    with pytest.raises(ExportError, match="notes.png is not an image"):
+    with pytest.raises(ExportError, match="notes.png is not a readable image"):
         photos.load_photo(text, 64, 3)
     cmyk = tmp_path / "print.jpg"
     Image.new("CMYK", (64, 64), (0, 50, 100, 0)).save(cmyk)
@@ -193,7 +193,7 @@ def test_cli_writes_an_interpolation_strip(vae_folder, photo_files, tmp_path, ca
     bad.write_text("text")
     code = main(["sample", str(vae_folder), "--interpolate", str(bad), str(photo_files[1])])
     err = capsys.readouterr().err
-    assert code != 0 and "bad.png is not an image" in err and "Traceback" not in err
+    assert code != 0 and "bad.png is not a readable image" in err and "Traceback" not in err
     code = main(["sample", str(vae_folder), "--interpolate", str(photo_files[0])])
     err = capsys.readouterr().err
     assert code != 0 and "two or more" in err
