@@ -144,8 +144,10 @@ class HFTextTokenizer:
         self.eos_id = min(self.eos_ids) if self.eos_ids else None
         bos = tokenizer.bos_token_id
         self.bos_id = int(bos) if bos is not None else self.eos_id
-        anchor = tokenizer.encode("a", add_special_tokens=False)
-        self._anchor = anchor[0] if len(anchor) == 1 else None
+        # Any ordinary token will do as the anchor; "a" may encode as ["▁", "a"]: take the last.
+        special = set(getattr(tokenizer, "all_special_ids", ()) or ())
+        anchor = [i for i in tokenizer.encode("a", add_special_tokens=False) if i not in special]
+        self._anchor = anchor[-1] if anchor else None
         self._anchor_text = self._plain_decode([self._anchor]) if self._anchor is not None else ""
 
     @property

@@ -264,3 +264,51 @@ def load_text_model(
         "(checkpoints/) nor a Hugging Face model folder (no config.json); give the folder that "
         "holds config.json, the weights and the tokenizer files"
     )
+
+
+# ---------------------------------------------------------------- does a prompt fit?
+
+
+@dataclass
+class PromptFit:
+    """How a prompt fits a model's context: its tokens, the context and what would be dropped."""
+
+    tokens: int
+    context: int
+    dropped: int
+
+    @property
+    def note(self) -> str:
+        from backends.generate import truncation_note
+
+        if self.dropped:
+            return truncation_note(self.dropped, self.context)
+        return f"{self.tokens} tokens; fits the context of {self.context}"
+
+
+def _prompt_reader(where: str) -> tuple[Any, int]:
+    """(tokenizer, context) without loading weights where that is possible (any Hugging Face
+    folder other than GPT-2 reads only its tokenizer and config)."""
+    path = Path(where).expanduser()
+    if path.is_dir() and is_hf_gpt2_folder(path) and _hf_model_type(path) not in (None, "gpt2"):
+        from backends.hf_causal import HFTextTokenizer, _transformers, context_length
+
+        transformers = _transformers()
+        try:
+            tok = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+            config = transformers.AutoConfig.from_pretrained(str(path), local_files_only=True)
+        except Exception as exc:  # any reader failure: one line
+            raise _error(f"{path}: the tokenizer or config could not be read ({exc})") from exc
+        return HFTextTokenizer(tok, {tok.eos_token_id}), context_length(config, tok)
+    loaded = load_text_model(where)
+    return loaded.tokenizer, loaded.context
+
+
+def measure_prompt(where: str | Path, text: str) -> PromptFit:
+    """Tokens of ``text`` for the model at ``where`` and how many a generation would drop."""
+    from backends.generate import encode_prompt, fit_prompt
+
+    tokenizer, context = _prompt_reader(str(where))
+    ids = encode_prompt(tokenizer, text)
+    _, dropped = fit_prompt(ids, context, getattr(tokenizer, "bos_id", None))
+    return PromptFit(len(ids), context, dropped)

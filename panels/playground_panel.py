@@ -41,6 +41,7 @@ from workbench.context import AppContext
 
 DRAW_INTERVAL_MS = 33  # the token views redraw at most ~30 times a second
 DEFAULT_COLUMNS = 2
+MEASURE_DELAY_MS = 300  # the template preview is measured once typing pauses
 
 
 class PlaygroundPanel(QWidget):
@@ -98,6 +99,14 @@ class PlaygroundPanel(QWidget):
         self.templates = TemplateEditor(templates_dir)
         self.templates.on_error = context.show_error
         self.templates.sig_use.connect(self._use_template)
+        # The preview is measured against column 1's model on its own slot (tokenizer and
+        # config only for Hugging Face folders), debounced, newest request wins.
+        self._measure_runner = context.task_runner(self, "playground-measure")
+        self._measure_timer = QTimer(self)
+        self._measure_timer.setSingleShot(True)
+        self._measure_timer.setInterval(MEASURE_DELAY_MS)
+        self._measure_timer.timeout.connect(self.measure_template)
+        self.templates.sig_preview_changed.connect(lambda _text: self._measure_timer.start())
         self.tabs.addTab(self.templates, "Templates")
 
         self._timer = QTimer(self)
@@ -409,6 +418,24 @@ class PlaygroundPanel(QWidget):
 
     # ------------------------------------------------------------ templates
 
+    def measure_template(self) -> bool:
+        """Count the template preview's tokens with column 1's model; note any truncation."""
+        from backends.text_models import measure_prompt
+
+        key = self.columns[0].model_key() if self.columns else None
+        if key is None:
+            self.templates.show_fit("", False)
+            return False
+        self._measure_runner.submit(
+            measure_prompt,
+            key,
+            self.templates.preview.toPlainText(),
+            supersede=True,
+            on_done=lambda fit: self.templates.show_fit(f"column 1: {fit.note}", fit.dropped > 0),
+            on_error=lambda error, _details: self.templates.show_fit(f"column 1: {error}", True),
+        )
+        return True
+
     def _use_template(self, text: str, stop: str) -> None:
         self.generate_tab.chat_mode.setChecked(False)
         self.prompt.setPlainText(text)
@@ -423,7 +450,9 @@ class PlaygroundPanel(QWidget):
 
     def shutdown(self) -> None:
         self._timer.stop()
+        self._measure_timer.stop()
         self._runner.shutdown()
         self._models_runner.shutdown()
+        self._measure_runner.shutdown()
         for column in self.columns:
             column.popup.hide()

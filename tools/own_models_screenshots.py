@@ -47,13 +47,13 @@ def train_tiny_vae(folder: Path, photos: list[Path], steps: int) -> Path:
     pictures = []
     for path in photos:
         with Image.open(path) as image:
-            array = torch.from_numpy(__import__("numpy").asarray(image.convert("RGB"))).float()
+            array = torch.tensor(__import__("numpy").asarray(image.convert("RGB")), dtype=torch.float32)
         pictures.append(array.permute(2, 0, 1) / 127.5 - 1.0)
     g = torch.Generator().manual_seed(0)
-    optimizer = torch.optim.Adam(vae.parameters(), lr=2e-3)
+    optimizer = torch.optim.Adam(vae.parameters(), lr=3e-3)
     for _ in range(steps):
         batch = []
-        for _ in range(8):
+        for _ in range(4):
             picture = pictures[int(torch.randint(len(pictures), (1,), generator=g))]
             _, h, w = picture.shape
             side = int(torch.randint(64, min(h, w) + 1, (1,), generator=g))
@@ -78,13 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chat-model", type=Path, default=None)
     parser.add_argument("--base-model", type=Path, default=None)
     parser.add_argument("--vae", type=Path, default=None)
-    parser.add_argument("--vae-steps", type=int, default=400, help="training steps of the tiny VAE")
+    parser.add_argument("--vae-steps", type=int, default=80, help="training steps of the tiny VAE")
+    parser.add_argument("--only", choices=("playground", "latent"), default=None)
     args = parser.parse_args(argv)
 
-    import numpy as np
-    from PIL import Image
     from PySide6.QtWidgets import QApplication
-    from sklearn.datasets import load_sample_images
 
     import workbench  # noqa: F401  (pyqtgraph binding)
     from panels.latent_panel import LatentPanel
@@ -115,7 +113,14 @@ def main(argv: list[str] | None = None) -> int:
         widget.grab().save(str(args.out / name))
         print(args.out / name)
 
-    # ---------------------------------------------------------------- playground
+    if args.only != "latent":
+        playground_shots(args, context, tmp, settle, save, make_folder, PlaygroundPanel)
+    if args.only != "playground":
+        latent_shots(args, context, tmp, settle, save, LatentPanel)
+    return 0
+
+
+def playground_shots(args, context, tmp, settle, save, make_folder, PlaygroundPanel) -> None:  # noqa: N803
     chat = args.chat_model or make_folder(tmp / "llama-chat", "llama", steps=300)
     base = args.base_model or make_folder(tmp / "qwen2-base", "qwen2", chat=False, steps=300)
     chat2 = args.chat_model or make_folder(tmp / "qwen2-chat", "qwen2", steps=300, seed=2)
@@ -131,16 +136,19 @@ def main(argv: list[str] | None = None) -> int:
     panel.seed.setValue(7)
     panel.max_tokens.setValue(60)
     panel.generate_tab.set_stop_strings(["Amen", "\n\n"])
+    # Longer than the tiny models' context of 64 tokens: the columns say what was dropped.
     panel.prompt.setPlainText(
         "In the beginning God created the heaven and the earth. And the earth was without "
         "form, and void; and darkness was upon the face of the deep. The quick brown fox "
-        "jumps over the lazy dog. In the beginning"
+        "jumps over the lazy dog. User: what is two plus two? Assistant: four. Amen. "
+        "And the earth was without form, and void. In the beginning"
     )
     panel.run_all()
     settle(lambda: panel._book.idle and not panel._runner.is_busy())
     if context.errors:
         raise SystemExit(context.errors[-1])
     save(panel, "playground-hf-columns.png")
+    print(panel.columns[0].note.text())
 
     panel.columns[1].set_model(keys[2])
     panel.generate_tab.chat_mode.setChecked(True)
@@ -155,7 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     panel.shutdown()
     panel.close()
 
-    # ---------------------------------------------------------------- latent studio
+
+def latent_shots(args, context, tmp, settle, save, LatentPanel) -> None:  # noqa: N803
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
     photos = []
     for n, image in enumerate(load_sample_images().images):
         path = tmp / f"{('china', 'flower')[n]}.png"
@@ -179,7 +192,6 @@ def main(argv: list[str] | None = None) -> int:
     settle(lambda: studio.strip_images is not None and not studio.render_pending())
     save(studio, "latent-sd-vae.png")
     studio.shutdown()
-    return 0
 
 
 if __name__ == "__main__":

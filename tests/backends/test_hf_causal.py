@@ -288,3 +288,27 @@ def test_cli_generates_with_repeatable_stops_and_a_chat(folder, capsys):
     code = main(["generate", str(folder), "--chat", '[{"role": 1}]'])
     err = capsys.readouterr().err
     assert code != 0 and "--chat" in err and "Traceback" not in err
+
+
+def test_sentencepiece_style_pieces_keep_their_spaces():
+    """Metaspace tokenizers drop a text's leading space; decoded one by one, pieces must not."""
+    import tokenizers
+    from tokenizers import decoders, models, pre_tokenizers, trainers
+
+    from backends.hf_causal import HFTextTokenizer
+
+    tok = tokenizers.Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    tok.train_from_iterator(
+        ["the quick brown fox jumps over the lazy dog"] * 20,
+        trainers.BpeTrainer(vocab_size=120, special_tokens=["<unk>", "<s>", "</s>"]),
+    )
+    fast = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
+    wrapped = HFTextTokenizer(fast, {fast.eos_token_id})
+    ids = wrapped.encode("the quick brown fox")
+    pieces = [wrapped.decode([i]) for i in ids]
+    assert "".join(pieces).strip() == "the quick brown fox"
+    assert " quick" in pieces or any(p.startswith(" ") for p in pieces[1:])

@@ -125,3 +125,15 @@ def test_stop_list_is_one_string_per_row_used_exactly(qtbot, panel):
     assert parse_stop_strings(format_stop_strings(("\n\n", " Amen "))) == ("\n\n", " Amen ")
     panel.generate_tab.set_stop_strings(["\n\n", " Amen"])
     assert panel._stop_strings() == ("\n\n", " Amen")
+
+
+def test_templates_preview_says_how_the_prompt_fits(qtbot, panel):
+    editor = panel.templates
+    editor.instruction.setPlainText("Continue.")
+    editor.query.setText("In the beginning")
+    assert panel.measure_template()
+    qtbot.waitUntil(lambda: "fits the context of 64" in editor.fit_label.text(), timeout=20000)
+    editor.instruction.setPlainText("In the beginning God created the heaven and the earth. " * 8)
+    assert panel.measure_template()
+    qtbot.waitUntil(lambda: "left-truncated" in editor.fit_label.text(), timeout=20000)
+    assert "did not fit the model's context of 64 tokens" in editor.fit_label.text()
