@@ -312,3 +312,19 @@ def test_sentencepiece_style_pieces_keep_their_spaces():
     pieces = [wrapped.decode([i]) for i in ids]
     assert "".join(pieces).strip() == "the quick brown fox"
     assert " quick" in pieces or any(p.startswith(" ") for p in pieces[1:])
+
+
+def test_cli_bad_folders_are_one_line_each(folder, tmp_path, capsys):
+    from workbench.cli import main
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    shutil.copy(folder / "config.json", bare / "config.json")
+    shutil.copy(folder / "model.safetensors", bare / "model.safetensors")
+    other = tmp_path / "vision"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"model_type": "vit"}))
+    for where, expected in ((bare, "has no tokenizer"), (other, "not a causal language model")):
+        assert main(["generate", str(where), "--prompt", "In"]) != 0
+        err = capsys.readouterr().err
+        assert expected in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -197,3 +197,16 @@ def test_cli_writes_an_interpolation_strip(vae_folder, photo_files, tmp_path, ca
     code = main(["sample", str(vae_folder), "--interpolate", str(photo_files[0])])
     err = capsys.readouterr().err
     assert code != 0 and "two or more" in err
+
+
+def test_two_vaes_side_by_side_on_the_same_latent(model, tmp_path):
+    from backends.latent.render import render_compare
+
+    other = open_latent_model(make_vae_folder(tmp_path / "other-vae", seed=1))
+    z = model.latents_for_seeds([5])
+    mask = np.zeros((64, 64), bool)
+    mask[:16, :16] = True
+    stroke = brushes.Stroke("vae.decoder.up_blocks.0.resnets.0", (0, 1), "remove", mask)
+    first, second, skipped = render_compare(model, other, z, [stroke])
+    assert skipped == [] and first.images.shape == second.images.shape == (1, 64, 64, 3)
+    assert not np.array_equal(first.images, second.images)
