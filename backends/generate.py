@@ -635,7 +635,8 @@ def generate(
                 length += 1
 
                 raw_logp = raw.log_softmax(-1)
-                logp = processed.log_softmax(-1)
+                # Greedy without a penalty leaves the logits as they were: one softmax serves both.
+                logp = raw_logp if processed is raw else processed.log_softmax(-1)
                 entropy = -(raw_logp.exp() * raw_logp).sum().item() / math.log(2)
                 alternatives = []
                 if n_alt:
