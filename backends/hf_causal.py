@@ -211,7 +211,10 @@ class HFCache:
     def reset(self) -> None:
         from transformers import DynamicCache
 
-        self.cache = DynamicCache(config=self._config)
+        try:
+            self.cache = DynamicCache(config=self._config)
+        except TypeError:  # transformers < 4.56 builds its layers lazily, without the config
+            self.cache = DynamicCache()
 
 
 class HFCausalLM(torch.nn.Module):
