@@ -47,7 +47,9 @@ def train_tiny_vae(folder: Path, photos: list[Path], steps: int) -> Path:
     pictures = []
     for path in photos:
         with Image.open(path) as image:
-            array = torch.tensor(__import__("numpy").asarray(image.convert("RGB")), dtype=torch.float32)
+            array = torch.tensor(
+                __import__("numpy").asarray(image.convert("RGB")), dtype=torch.float32
+            )
         pictures.append(array.permute(2, 0, 1) / 127.5 - 1.0)
     g = torch.Generator().manual_seed(0)
     optimizer = torch.optim.Adam(vae.parameters(), lr=3e-3)
@@ -175,21 +177,34 @@ def latent_shots(args, context, tmp, settle, save, LatentPanel) -> None:  # noqa
         Image.fromarray(np.asarray(image)).save(path)
         photos.append(path)
     vae = args.vae or train_tiny_vae(tmp / "tiny-sd-vae", photos, args.vae_steps)
+    LatentPanel.autoload_demo = False  # this picture is of the VAE, not the shipped demo
     studio = LatentPanel(context)
     studio.resize(1320, 800)
     studio.show()
     studio.open_model(str(vae))
-    settle(lambda: studio.grid.images is not None and studio.shown_image is not None)
+    settle(
+        lambda: (
+            studio.model is not None
+            and studio.grid.images is not None
+            and studio.shown_image is not None
+            or bool(context.errors)
+        )
+    )
     if context.errors:
         raise SystemExit(context.errors[-1])
     for path in photos:
         studio.encode_image_file(path)
         settle(lambda: not studio.render_pending())
+        if context.errors:
+            raise SystemExit(context.errors[-1])
         studio._anchor_encoded()
     studio.tabs.setCurrentIndex(0)
     studio.steps_spin.setValue(8)
     studio.render_strip()
-    settle(lambda: studio.strip_images is not None and not studio.render_pending())
+    settle(lambda: studio.strip_images is not None or bool(context.errors))
+    if context.errors:
+        raise SystemExit(context.errors[-1])
+    settle(lambda: not studio.render_pending())
     save(studio, "latent-sd-vae.png")
     studio.shutdown()
 
