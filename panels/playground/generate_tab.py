@@ -67,7 +67,11 @@ class GenerateTab(QWidget):
         self.new_seed = QCheckBox("new seed each run")
         self.new_seed.setChecked(True)
         bar.addWidget(self.new_seed)
-        bar.addSpacing(12)
+        bar.addStretch(1)
+        layout.addLayout(bar)
+
+        # Its own row: the window's minimum width stays what it was.
+        bar = QHBoxLayout()
         self.chat_mode = QCheckBox("chat")
         self.chat_mode.setToolTip(
             "answer a conversation (system, user, assistant messages), rendered with each "

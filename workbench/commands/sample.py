@@ -110,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _interpolate(args: argparse.Namespace, model) -> int:  # noqa: ANN001 - a LatentModel
     """Encode the images, walk the path through their latents, write one strip."""
+    import torch
+
     from backends.latent import export, interpolate, photos
     from backends.latent.render import render
 
@@ -119,7 +121,7 @@ def _interpolate(args: argparse.Namespace, model) -> int:  # noqa: ANN001 - a La
         )
     try:
         images = [photos.load_photo(p, model.image_size, model.channels) for p in args.interpolate]
-        anchors = model.encode(__import__("torch").cat(images))
+        anchors = model.encode(torch.cat(images))
         z = interpolate.strip(anchors, args.steps, args.method)
         result = render(model, z)
         args.out.parent.mkdir(parents=True, exist_ok=True)
