@@ -220,6 +220,14 @@ def _hf_model_type(folder: Path) -> str | None:
     return config.get("model_type") if isinstance(config, dict) else None
 
 
+def _is_diffusers_folder(folder: Path) -> bool:
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(config, dict) and "_class_name" in config and "model_type" not in config
+
+
 def load_hf_causal_model(
     folder: Path, *, dtype: str | None = None, device: str | None = None
 ) -> TextModel:
@@ -254,6 +262,10 @@ def load_text_model(
     if not path.is_dir():
         raise _error(f"{text} is a file; give the folder that holds the model")
     if is_hf_gpt2_folder(path):
+        if _is_diffusers_folder(path):
+            raise _error(
+                f"{text} holds a diffusers model (an image model); open it in the latent studio"
+            )
         if _hf_model_type(path) in (None, "gpt2"):
             return load_hf_gpt2(path)
         return load_hf_causal_model(path, dtype=dtype, device=device)

@@ -278,6 +278,7 @@ def open_latent_model(path: str | Path) -> LatentModel:
 
     if sd_vae.is_autoencoder_kl_folder(path):
         return sd_vae.open_sd_vae(path)
+    sd_vae.refuse_language_model(path)
     folder = resolve_checkpoint(path)
     meta = _read_meta(folder)
     kind = _check_kind(meta.get("model"), folder)

@@ -73,6 +73,22 @@ def is_autoencoder_kl_folder(path: str | Path) -> bool:
         return True  # a damaged config: let open_sd_vae say so
 
 
+def refuse_language_model(path: str | Path) -> None:
+    """A transformers folder (its config names a ``model_type``) is refused with where it goes."""
+    config_path = Path(path).expanduser() / "config.json"
+    if not config_path.is_file():
+        return
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return
+    if isinstance(config, dict) and config.get("model_type"):
+        raise LatentModelError(
+            f"{path} holds a transformers {config['model_type']!r} model (a language model); "
+            "open it in the text playground"
+        )
+
+
 class AutoencoderKLNet(torch.nn.Module):
     """An ``AutoencoderKL`` with the studio's conventions: flat scaled latents, [0, 1] images."""
 

@@ -210,3 +210,16 @@ def test_two_vaes_side_by_side_on_the_same_latent(model, tmp_path):
     first, second, skipped = render_compare(model, other, z, [stroke])
     assert skipped == [] and first.images.shape == second.images.shape == (1, 64, 64, 3)
     assert not np.array_equal(first.images, second.images)
+
+
+def test_folders_opened_in_the_wrong_room_say_where_they_go(vae_folder, tmp_path):
+    from backends.generate import GenerationError
+    from backends.text_models import load_text_model
+
+    with pytest.raises(GenerationError, match="diffusers model.*latent studio"):
+        load_text_model(vae_folder)
+    lm = tmp_path / "lm"
+    lm.mkdir()
+    (lm / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    with pytest.raises(LatentModelError, match="'llama' model.*text playground"):
+        open_latent_model(lm)
