@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--chat-model", type=Path, default=None)
     parser.add_argument("--base-model", type=Path, default=None)
+    parser.add_argument("--second-chat-model", type=Path, default=None)
     parser.add_argument("--vae", type=Path, default=None)
     parser.add_argument("--vae-steps", type=int, default=80, help="training steps of the tiny VAE")
     parser.add_argument("--only", choices=("playground", "latent"), default=None)
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 def playground_shots(args, context, tmp, settle, save, make_folder, PlaygroundPanel) -> None:  # noqa: N803
     chat = args.chat_model or make_folder(tmp / "llama-chat", "llama", steps=300)
     base = args.base_model or make_folder(tmp / "qwen2-base", "qwen2", chat=False, steps=300)
-    chat2 = args.chat_model or make_folder(tmp / "qwen2-chat", "qwen2", steps=300, seed=2)
+    chat2 = args.second_chat_model or args.chat_model or make_folder(tmp / "qwen2-chat", "qwen2", steps=300, seed=2)
     panel = PlaygroundPanel(context)
     panel.resize(1400, 820)
     panel.show()
