@@ -329,6 +329,13 @@ class GenerationResult:
     elapsed_s: float
     tokens_per_s: float
     stop_string: str | None = None
+    dropped_prompt_tokens: int = 0  # left-truncated to fit the context (see ``note``)
+    context: int = 0
+
+    @property
+    def note(self) -> str:
+        """The truncation note, or '' when the whole prompt was read."""
+        return truncation_note(self.dropped_prompt_tokens, self.context)
 
     @property
     def perplexity(self) -> float:
@@ -340,6 +347,7 @@ class GenerationResult:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["perplexity"] = self.perplexity if self.tokens else None
+        data["note"] = self.note
         return data
 
 
@@ -382,6 +390,33 @@ def _check_prompt_ids(ids: Sequence[int], vocab_size: int, block_size: int) -> l
             f"shorten the prompt by at least {len(ids) - block_size} tokens"
         )
     return ids
+
+
+def fit_prompt(
+    ids: Sequence[int], block_size: int, bos_id: int | None = None
+) -> tuple[list[int], int]:
+    """Left-truncate ``ids`` to the context: (kept ids, number of tokens dropped).
+
+    A leading BOS token is kept (the model was trained with text starting
+    there); the tokens dropped are the oldest ones after it.
+    """
+    ids = list(ids)
+    dropped = max(0, len(ids) - block_size)
+    if not dropped:
+        return ids, 0
+    if bos_id is not None and ids and ids[0] == bos_id and block_size > 1:
+        return [ids[0], *ids[len(ids) - block_size + 1 :]], dropped
+    return ids[-block_size:], dropped
+
+
+def truncation_note(dropped: int, block_size: int) -> str:
+    """What a person is told when a prompt was cut to fit the context ('' when nothing was)."""
+    if not dropped:
+        return ""
+    return (
+        f"prompt left-truncated: its first {dropped} token{'s' if dropped != 1 else ''} "
+        f"did not fit the model's context of {block_size} tokens and were dropped"
+    )
 
 
 # ---------------------------------------------------------------- streaming text
@@ -513,7 +548,7 @@ def generate(
     on_token: Callable[[GeneratedToken], None] | None = None,
     progress: ProgressCallback | None = None,
     use_cache: bool = True,
-    truncate_prompt: bool = False,
+    truncate_prompt: bool = True,
     threads: int | None = None,
 ) -> GenerationResult:
     """Generate a continuation of ``prompt`` (text, or token ids), streaming tokens as they come.
@@ -524,8 +559,9 @@ def generate(
     :class:`backends.progress.Cancelled` from it stops the generation.
     ``use_cache=False`` recomputes the whole window every step (the reference
     the KV cache is tested against). A prompt longer than the context is an
-    error, unless ``truncate_prompt`` keeps its last tokens (for continuing a
-    long text). ``threads`` sets torch's intra-op threads for this call (see
+    left-truncated (its oldest tokens dropped, a leading BOS kept; the count is
+    ``result.dropped_prompt_tokens`` and ``result.note`` says it), or an error
+    with ``truncate_prompt=False``. ``threads`` sets torch's intra-op threads for this call (see
     :func:`suggested_threads`). Raises :class:`GenerationError` on bad input.
     """
     config = config or SamplingConfig()
@@ -541,14 +577,17 @@ def generate(
         if bos is None:
             raise GenerationError("the prompt is empty; type at least one character to continue")
         prompt_ids = [bos]
+    dropped = 0
     if truncate_prompt:
-        prompt_ids = prompt_ids[-block_size:]
+        prompt_ids, dropped = fit_prompt(prompt_ids, block_size, getattr(tokenizer, "bos_id", None))
     prompt_ids = _check_prompt_ids(prompt_ids, vocab_size, block_size)
 
     seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
     device = _model_device(model)
     generator = torch.Generator(device=device).manual_seed(seed)
-    eos = getattr(tokenizer, "eos_id", None)
+    eos_ids = set(getattr(tokenizer, "eos_ids", ()) or ())
+    if getattr(tokenizer, "eos_id", None) is not None:
+        eos_ids.add(tokenizer.eos_id)
     greedy = config.is_greedy
     n_alt = min(config.alternatives, vocab_size)
     texts: dict[int, str] = {}
@@ -604,7 +643,8 @@ def generate(
                 length += 1
 
                 raw_logp = raw.log_softmax(-1)
-                logp = processed.log_softmax(-1)
+                # Greedy without a penalty leaves the logits as they were: one softmax serves both.
+                logp = raw_logp if processed is raw else processed.log_softmax(-1)
                 entropy = -(raw_logp.exp() * raw_logp).sum().item() / math.log(2)
                 alternatives = []
                 if n_alt:
@@ -616,7 +656,7 @@ def generate(
                         alternatives.append(
                             Alternative(alt_id, token_text(alt_id), math.exp(lp), pa)
                         )
-                if token_id == eos:
+                if token_id in eos_ids:
                     finish_reason = "eos"
                     break
                 token = GeneratedToken(
@@ -655,6 +695,8 @@ def generate(
         elapsed_s=elapsed,
         tokens_per_s=(len(times) - 1) / decode_span if decode_span > 0 else math.nan,
         stop_string=stream.stop_string if stream.stopped else None,
+        dropped_prompt_tokens=dropped,
+        context=block_size,
     )
 
 

@@ -9,7 +9,11 @@ trained with):
   folder name, e.g. ``gpt-shakespeare``;
 - a local Hugging Face GPT-2 folder (``config.json``, weights, and
   ``tokenizer.json`` or ``vocab.json`` + ``merges.txt``); its byte-level BPE
-  tokenizer is read with the optional ``tokenizers`` package.
+  tokenizer is read with the optional ``tokenizers`` package, and the weights
+  become a workbench GPT (the fast decoding path);
+- any other local Hugging Face causal LM folder (Llama, Qwen2, Mistral, Phi,
+  Gemma, GPT-NeoX, ...), opened with the optional ``transformers`` through
+  :mod:`backends.hf_causal`.
 
 Every failure is a :class:`~backends.generate.GenerationError` that says what
 the folder lacks and what to pick instead.
@@ -33,8 +37,13 @@ class TextModel:
     model: Any  # backends.models.gpt.GPT, in eval mode
     tokenizer: Any  # encode(text) -> ids, decode(ids) -> text
     name: str  # short, for column headers
-    source: str  # "checkpoint", "demo" or "hf-gpt2"
+    source: str  # "checkpoint", "demo", "hf-gpt2" or "hf" (any other causal LM)
     path: Path
+    architecture: str = "gpt"
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(getattr(self.tokenizer, "has_chat_template", False))
 
     @property
     def context(self) -> int:
@@ -203,8 +212,40 @@ def load_checkpoint(path: Path, source: str = "checkpoint") -> TextModel:
 # ---------------------------------------------------------------- one entry point
 
 
-def load_text_model(where: str | Path) -> TextModel:
-    """Load a language model from a demo name, a checkpoint/run folder or a GPT-2 folder."""
+def _hf_model_type(folder: Path) -> str | None:
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _error(f"{folder / 'config.json'} is not readable JSON ({exc})") from exc
+    return config.get("model_type") if isinstance(config, dict) else None
+
+
+def _is_diffusers_folder(folder: Path) -> bool:
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(config, dict) and "_class_name" in config and "model_type" not in config
+
+
+def load_hf_causal_model(
+    folder: Path, *, dtype: str | None = None, device: str | None = None
+) -> TextModel:
+    """Any Hugging Face causal LM folder, with ``transformers`` (see :mod:`backends.hf_causal`)."""
+    from backends.hf_causal import load_hf_causal
+
+    model, tokenizer, model_type = load_hf_causal(folder, dtype=dtype, device=device)
+    return TextModel(model, tokenizer, folder.name, "hf", folder, architecture=model_type)
+
+
+def load_text_model(
+    where: str | Path, *, dtype: str | None = None, device: str | None = None
+) -> TextModel:
+    """Load a language model from a demo name, a checkpoint/run folder or a Hugging Face folder.
+
+    ``dtype`` (bf16 / fp16 / fp32) and ``device`` apply to Hugging Face causal
+    LMs other than GPT-2; by default a GPU is used when present.
+    """
     text = str(where)
     demo = demo_folder(text) if "/" not in text else None
     if demo is not None:
@@ -221,10 +262,65 @@ def load_text_model(where: str | Path) -> TextModel:
     if not path.is_dir():
         raise _error(f"{text} is a file; give the folder that holds the model")
     if is_hf_gpt2_folder(path):
-        return load_hf_gpt2(path)
+        if _is_diffusers_folder(path):
+            raise _error(
+                f"{text} holds a diffusers model (an image model); open it in the latent studio"
+            )
+        if _hf_model_type(path) in (None, "gpt2"):
+            return load_hf_gpt2(path)
+        return load_hf_causal_model(path, dtype=dtype, device=device)
     if (path / "meta.json").is_file() or (path / "checkpoints").is_dir():
         return load_checkpoint(path)
     raise _error(
         f"{text} is neither a workbench checkpoint (meta.json + model.safetensors), a run folder "
-        "(checkpoints/) nor a Hugging Face GPT-2 folder (config.json + weights)"
+        "(checkpoints/) nor a Hugging Face model folder (no config.json); give the folder that "
+        "holds config.json, the weights and the tokenizer files"
     )
+
+
+# ---------------------------------------------------------------- does a prompt fit?
+
+
+@dataclass
+class PromptFit:
+    """How a prompt fits a model's context: its tokens, the context and what would be dropped."""
+
+    tokens: int
+    context: int
+    dropped: int
+
+    @property
+    def note(self) -> str:
+        from backends.generate import truncation_note
+
+        if self.dropped:
+            return truncation_note(self.dropped, self.context)
+        return f"{self.tokens} tokens; fits the context of {self.context}"
+
+
+def _prompt_reader(where: str) -> tuple[Any, int]:
+    """(tokenizer, context) without loading weights where that is possible (any Hugging Face
+    folder other than GPT-2 reads only its tokenizer and config)."""
+    path = Path(where).expanduser()
+    if path.is_dir() and is_hf_gpt2_folder(path) and _hf_model_type(path) not in (None, "gpt2"):
+        from backends.hf_causal import HFTextTokenizer, _transformers, context_length
+
+        transformers = _transformers()
+        try:
+            tok = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+            config = transformers.AutoConfig.from_pretrained(str(path), local_files_only=True)
+        except Exception as exc:  # any reader failure: one line
+            raise _error(f"{path}: the tokenizer or config could not be read ({exc})") from exc
+        return HFTextTokenizer(tok, {tok.eos_token_id}), context_length(config, tok)
+    loaded = load_text_model(where)
+    return loaded.tokenizer, loaded.context
+
+
+def measure_prompt(where: str | Path, text: str) -> PromptFit:
+    """Tokens of ``text`` for the model at ``where`` and how many a generation would drop."""
+    from backends.generate import encode_prompt, fit_prompt
+
+    tokenizer, context = _prompt_reader(str(where))
+    ids = encode_prompt(tokenizer, text)
+    _, dropped = fit_prompt(ids, context, getattr(tokenizer, "bos_id", None))
+    return PromptFit(len(ids), context, dropped)

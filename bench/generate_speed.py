@@ -1,26 +1,32 @@
-"""Generation speed: our streaming generator against ``transformers`` ``generate``.
+"""Generation speed: the playground's decoding paths against ``transformers`` ``generate``.
 
-Both run the same GPT-2-architecture weights (randomly initialised by
-transformers, saved, and loaded into the workbench GPT with ``from_hf_gpt2``),
-on the same threads, for the same prompt and number of new tokens. Printed:
+Two models, randomly initialised by transformers, each on the same threads,
+for the same prompt and number of new tokens:
 
-- tokens/s of ours and of transformers (greedy and seeded sampling), and the
-  ratio ours / transformers (goal >= 1.0). Ours includes what the playground
-  needs per token: raw and sampled probabilities, top-5 alternatives, the
-  entropy and the incremental decoding of the text;
-- our KV-cached generation against recomputing the whole window per token
-  (goal >= 4x);
-- time to first token of both.
+- **GPT-2** (``--size small``: 124 M): the weights are loaded into the
+  workbench GPT with ``from_hf_gpt2``, the playground's fast path (goal:
+  >= 1.5x ``transformers.generate``, greedy and sampling);
+- **Llama** (~100 M: 12 layers, width 768, 4 key/value heads, vocab 32 000,
+  tied embeddings): the transformers model itself behind
+  :class:`backends.hf_causal.HFCausalLM`, the path every other Hugging Face
+  folder takes (goal: >= 1.0x).
 
-Ours and transformers run in alternating rounds (see ``paired_times``), so a
-change in the machine's load during the run hits both alike; the ratio is the
-median of the rounds' ratios.
+Ours includes what the playground needs per token: raw and sampled
+probabilities, top-5 alternatives, the entropy and the incremental decoding
+of the text. Also printed: the KV cache against recomputing the whole window
+(GPT-2, goal >= 4x) and the time to first token.
+
+Load on a shared machine drifts during a run, so every comparison runs in
+interleaved rounds (a b, b a, a b, ...): each round's ratio compares two runs
+made side by side, the ratio printed is the median of the rounds' ratios, and
+the spread (lowest and highest round) is printed beside it, so one run says
+whether the answer holds.
 
 Run by hand (needs ``pip install transformers``)::
 
-    python bench/generate_speed.py                  # GPT-2 small shape (124 M)
-    python bench/generate_speed.py --size tiny      # a quick look
-    python bench/generate_speed.py --threads 2 --new-tokens 128
+    python bench/generate_speed.py                       # both models, 9 rounds
+    python bench/generate_speed.py --models llama --rounds 15
+    python bench/generate_speed.py --size tiny --new-tokens 32   # a quick look
 """
 
 from __future__ import annotations
@@ -39,6 +45,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 SIZES = {
     "small": dict(n_layer=12, n_head=12, n_embd=768, vocab_size=50257, n_positions=1024),
     "tiny": dict(n_layer=4, n_head=4, n_embd=256, vocab_size=50257, n_positions=512),
+}
+LLAMA_SIZES = {
+    "small": dict(
+        hidden_size=768,
+        intermediate_size=2048,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        num_key_value_heads=4,
+        vocab_size=32000,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+    ),
+    "tiny": dict(
+        hidden_size=256,
+        intermediate_size=688,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=32000,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+    ),
 }
 
 
@@ -78,40 +106,65 @@ def paired_times(fn_a, fn_b, repeats: int) -> tuple[list[float], list[float], ob
     return times[0], times[1], outs[0], outs[1]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="small")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--prompt-tokens", type=int, default=32)
-    parser.add_argument("--new-tokens", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args(argv)
-    try:
-        import transformers
-    except ImportError:
-        print("this benchmark needs transformers: pip install transformers")
-        return 2
-    transformers.logging.set_verbosity_error()
-    from backends.generate import SamplingConfig, generate
-    from backends.models.gpt import from_hf_gpt2
+def ratio_row(label: str, n: int, times_ours: list[float], times_hf: list[float], same: bool):
+    """One printed row: tokens/s of both, the median of per-round ratios and their spread."""
+    ratios = sorted(h / o for h, o in zip(times_hf, times_ours, strict=True))
+    return (
+        label,
+        n / statistics.median(times_ours),
+        n / statistics.median(times_hf),
+        statistics.median(ratios),
+        ratios[0],
+        ratios[-1],
+        same,
+    )
 
-    torch.set_num_threads(args.threads)
+
+def print_rows(rows: list[tuple]) -> None:
+    print(
+        f"{'model · mode':46} {'ours tok/s':>10} {'HF tok/s':>9} {'ratio':>6} "
+        f"{'spread (min-max)':>17}  same tokens"
+    )
+    for label, ours_rate, hf_rate, ratio, low, high, same in rows:
+        print(
+            f"{label:46} {ours_rate:10.1f} {hf_rate:9.1f} {ratio:6.2f} "
+            f"{f'{low:.2f}-{high:.2f}':>17}  {same}"
+        )
+
+
+def build_models(which: str, size: str):
+    """(label, transformers model, our model) for ``gpt2`` or ``llama``."""
+    import transformers
+
     torch.manual_seed(0)
-    config = transformers.GPT2Config(**SIZES[args.size], eos_token_id=None, bos_token_id=None)
-    hf = transformers.GPT2LMHeadModel(config).eval()
-    with tempfile.TemporaryDirectory() as tmp:
-        hf.save_pretrained(tmp)
-        ours = from_hf_gpt2(Path(tmp)).eval()
-    tok = IdTokenizer()
+    if which == "gpt2":
+        from backends.models.gpt import from_hf_gpt2
+
+        config = transformers.GPT2Config(**SIZES[size], eos_token_id=None, bos_token_id=None)
+        hf = transformers.GPT2LMHeadModel(config).eval()
+        with tempfile.TemporaryDirectory() as tmp:
+            hf.save_pretrained(tmp)
+            ours = from_hf_gpt2(Path(tmp)).eval()
+        return "GPT-2 (workbench GPT)", hf, ours
+    from backends.hf_causal import HFCausalLM
+
+    config = transformers.LlamaConfig(**LLAMA_SIZES[size], eos_token_id=None, bos_token_id=None)
+    hf = transformers.LlamaForCausalLM(config).eval()
+    ours = HFCausalLM(hf, config.max_position_embeddings).eval()
+    return "Llama (HF path)", hf, ours
+
+
+def bench_model(which: str, args, tok) -> list[tuple]:
+    from backends.generate import SamplingConfig, generate
+
+    name, hf, ours = build_models(which, args.size)
+    vocab = hf.config.vocab_size
     prompt = torch.randint(
-        0, config.vocab_size, (1, args.prompt_tokens), generator=torch.Generator().manual_seed(1)
+        0, vocab, (1, args.prompt_tokens), generator=torch.Generator().manual_seed(1)
     )
     n = args.new_tokens
-    print(
-        f"GPT-2 {args.size}: {ours.num_parameters() / 1e6:.0f} M parameters, {args.threads} threads, "
-        f"prompt {args.prompt_tokens} tokens, {n} new tokens, median of {args.repeats}"
-    )
-    print(f"torch {torch.__version__}, transformers {transformers.__version__}")
+    params = sum(p.numel() for p in hf.parameters()) / 1e6
+    print(f"{name}: {params:.0f} M parameters")
 
     def hf_generate(max_new: int, **kw):
         with torch.inference_mode():
@@ -147,37 +200,26 @@ def main(argv: list[str] | None = None) -> int:
             return hf_generate(n, **hf_kw)
 
         times_hf, times_ours, out_hf, out_ours = paired_times(
-            run_hf, lambda our_kw=our_kw: ours_generate(n, **our_kw), args.repeats
+            run_hf, lambda our_kw=our_kw: ours_generate(n, **our_kw), args.rounds
         )
         same = out_hf[0, args.prompt_tokens :].tolist() == [t.token_id for t in out_ours.tokens]
-        # The ratio is the median of the rounds' ratios: each compares runs made side by side.
-        ratio = statistics.median(h / o for h, o in zip(times_hf, times_ours, strict=True))
-        rows.append(
-            (
-                label,
-                n / statistics.median(times_ours),
-                n / statistics.median(times_hf),
-                ratio,
-                same,
-            )
-        )
-    print()
-    print(f"{'mode':38} {'ours tok/s':>11} {'HF tok/s':>10} {'ratio':>7}  same tokens")
-    for label, ours_rate, hf_rate, ratio, same in rows:
-        print(f"{label:38} {ours_rate:11.1f} {hf_rate:10.1f} {ratio:7.2f}  {same}")
+        rows.append(ratio_row(f"{which} · {label}", n, times_ours, times_hf, same))
 
-    t_cached, _ = best_time(lambda: ours_generate(n, greedy=True), args.repeats)
-    t_full, _ = best_time(
-        lambda: ours_generate(n, use_cache=False, greedy=True), max(1, args.repeats - 1)
-    )
-    print()
-    print(
-        f"KV cache: {n / t_cached:.1f} tok/s cached vs {n / t_full:.1f} tok/s recomputing "
-        f"-> {t_full / t_cached:.1f}x"
-    )
+    if which == "gpt2":
+        t_full, t_cached, _, _ = paired_times(
+            lambda: ours_generate(n, use_cache=False, greedy=True),
+            lambda: ours_generate(n, greedy=True),
+            max(3, args.rounds // 2),
+        )
+        ratios = sorted(f / c for f, c in zip(t_full, t_cached, strict=True))
+        print(
+            f"  KV cache: {n / statistics.median(t_cached):.1f} tok/s cached vs "
+            f"{n / statistics.median(t_full):.1f} tok/s recomputing -> "
+            f"{statistics.median(ratios):.1f}x (rounds {ratios[0]:.1f}-{ratios[-1]:.1f})"
+        )
 
     firsts_hf, firsts_ours = [], []
-    for _ in range(args.repeats):  # in rounds, as above
+    for _ in range(args.rounds):  # in rounds, as above
         firsts_hf.append(best_time(lambda: hf_generate(1, do_sample=False), 1)[0])
         # Both timed the same way: the whole call for one new token, from the caller's side
         # (our own time_to_first_token_s starts after validation and prompt encoding).
@@ -185,9 +227,47 @@ def main(argv: list[str] | None = None) -> int:
     t_first_hf = statistics.median(firsts_hf)
     t_first_ours = statistics.median(firsts_ours)
     print(
-        f"time to first token: ours {t_first_ours * 1000:.1f} ms, transformers {t_first_hf * 1000:.1f} ms "
-        f"(both: the whole generate call with 1 new token) -> ratio {t_first_hf / t_first_ours:.2f}"
+        f"  time to first token: ours {t_first_ours * 1000:.1f} ms, transformers "
+        f"{t_first_hf * 1000:.1f} ms (both: the whole generate call with 1 new token) -> ratio "
+        f"{t_first_hf / t_first_ours:.2f}"
     )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="small")
+    parser.add_argument(
+        "--models", default="gpt2,llama", help="comma-separated: gpt2, llama (default both)"
+    )
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--prompt-tokens", type=int, default=32)
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds per comparison")
+    args = parser.parse_args(argv)
+    try:
+        import transformers
+    except ImportError:
+        print("this benchmark needs transformers: pip install transformers")
+        return 2
+    transformers.logging.set_verbosity_error()
+    torch.set_num_threads(args.threads)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    bad = [m for m in models if m not in ("gpt2", "llama")]
+    if bad:
+        parser.error(f"unknown model(s) {', '.join(bad)}; use gpt2 and/or llama")
+    print(
+        f"{args.threads} threads, prompt {args.prompt_tokens} tokens, {args.new_tokens} new "
+        f"tokens, {args.rounds} interleaved rounds; torch {torch.__version__}, "
+        f"transformers {transformers.__version__}"
+    )
+    tok = IdTokenizer()
+    rows = []
+    for which in models:
+        rows.extend(bench_model(which, args, tok))
+    print()
+    print_rows(rows)
+    print("goals: gpt2 ratio >= 1.5, llama ratio >= 1.0 (ratio = median of per-round ratios)")
     return 0
 
 

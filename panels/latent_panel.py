@@ -27,6 +27,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QScrollArea,
@@ -61,7 +62,8 @@ class LatentPanel(QWidget):
     sig_grid_shown(int)        the seed grid was redrawn (number of cells)
     sig_image_shown(int)       the edited image was redrawn (the request id it answers)
     sig_strip_shown(int)       an interpolation strip was redrawn (number of frames)
-    sig_analysis_done(str)     statistics or directions finished ("stats", "pca", "class")
+    sig_analysis_done(str)     statistics or directions finished ("stats", "pca", "class",
+                               "folders", "folder-pca")
     """
 
     # Open the first shipped demo when the panel is first shown, so the studio
@@ -140,7 +142,9 @@ class LatentPanel(QWidget):
             sig_plane_moved=self._on_plane_moved, sig_strip_requested=self.render_strip)
         self.direction_controls = self._add_tab(
             "Directions", DirectionControls(), sig_pca_requested=self.compute_principal_directions,
-            sig_class_requested=self.compute_class_direction, sig_changed=self.schedule_render)
+            sig_class_requested=self.compute_class_direction, sig_changed=self.schedule_render,
+            sig_folders_requested=self._ask_folder_direction,
+            sig_folder_pca_requested=self._ask_folder_principal)
         self.brush_controls = self._add_tab(
             "Brush", BrushControls(self.edit_view), sig_strokes_changed=self.schedule_render)
         self.encode_controls = self._add_tab(
@@ -258,7 +262,9 @@ class LatentPanel(QWidget):
                 note = f"concepts unavailable ({exc})"
             else:
                 note = ""
-            stats = analysis.unit_statistics_for(model, classifier, samples=512)
+            # Large decoders (a Stable Diffusion VAE) take fewer samples: seconds per image on a CPU.
+            samples = getattr(model, "statistics_samples", 512)
+            stats = analysis.unit_statistics_for(model, classifier, samples=samples)
             return model, classifier, stats, note
 
         self.context.show_status(f"Opening {path}…")
@@ -280,6 +286,7 @@ class LatentPanel(QWidget):
             self.set_compare_model(None)
         self.seed_controls.show_kind(model.kind)
         self.tabs.setTabEnabled(3, model.can_encode)
+        self.direction_controls.folder_box.setEnabled(model.can_encode)
         self.brush_controls.set_model(model, stats)
         names = classifier.class_names if classifier is not None else model.class_names()
         self.direction_controls.set_model(model.brush_layers, names)
@@ -533,6 +540,55 @@ class LatentPanel(QWidget):
         self.direction_controls.add(found)
         self.sig_analysis_done.emit("class")
 
+    def _ask_folder_direction(self) -> None:
+        first = QFileDialog.getExistingDirectory(self, "Images the direction starts from")
+        second = first and QFileDialog.getExistingDirectory(self, "Images the direction goes to")
+        if first and second:
+            self.add_folder_direction(first, second)
+
+    def _ask_folder_principal(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Images whose encodings to analyse")
+        if folder:
+            self.add_folder_principal_directions(folder)
+
+    def add_folder_direction(self, source: str | Path, target: str | Path) -> None:
+        """A direction from the mean encoding of ``source`` images to that of ``target`` images."""
+        from backends.latent import photos
+
+        if not self._can_encode():
+            return
+        self.direction_controls.folders_button.setEnabled(False)
+        self._analysis_runner.submit(
+            photos.folder_direction, self.model, source, target,
+            on_done=self._on_folder_direction, on_error=self._on_error,
+        )
+
+    def _on_folder_direction(self, found) -> None:  # noqa: ANN001 - a Direction
+        self.direction_controls.folders_button.setEnabled(True)
+        self.direction_controls.add(found)
+        self.sig_analysis_done.emit("folders")
+
+    def add_folder_principal_directions(self, folder: str | Path) -> None:
+        """Principal directions of a folder of encoded images (replacing the PCA sliders)."""
+        from backends.latent import photos
+
+        if not self._can_encode():
+            return
+        model, count = self.model, self.direction_controls.pca_count.value()
+
+        def work(progress=None):  # noqa: ANN001, ANN202 - runs on the worker
+            return photos.principal_directions(
+                photos.encode_folder(model, folder, progress=progress), count
+            )
+
+        self.direction_controls.folder_pca_button.setEnabled(False)
+        self._analysis_runner.submit(work, on_done=self._on_folder_pca, on_error=self._on_error)
+
+    def _on_folder_pca(self, found: list) -> None:
+        self.direction_controls.folder_pca_button.setEnabled(True)
+        self.direction_controls.set_principal(found)
+        self.sig_analysis_done.emit("folder-pca")
+
     def reset_directions(self) -> None:
         self.direction_controls.reset()
 
@@ -592,13 +648,14 @@ class LatentPanel(QWidget):
 
     def encode_image_file(self, path: str | Path) -> None:
         """Read an image file, encode it with the VAE, show original and reconstruction."""
-        from backends.latent.export import ExportError, load_image
+        from backends.latent.export import ExportError
+        from backends.latent.photos import load_photo
         from backends.latent.render import to_uint8
 
         if not self._can_encode():
             return
         try:
-            x = load_image(path, self.model.image_size, self.model.channels)
+            x = load_photo(path, self.model.image_size, self.model.channels)
         except ExportError as exc:
             self.context.show_error(str(exc))
             return

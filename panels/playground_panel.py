@@ -2,8 +2,9 @@
 
 Three tabs:
 
-- **Generate**: one prompt, two or more columns (each a model plus sampling
-  settings), "Run all" with the same seed. Tokens stream in on a worker and
+- **Generate**: one prompt (or, in chat mode, one conversation rendered with
+  each column's own chat template), two or more columns (each a model plus
+  sampling settings), "Run all" with the same seed. Tokens stream in on a worker and
   are coloured by the model's probability; hovering a token shows its
   alternatives, clicking opens them in a popup, and clicking an alternative
   continues the text from it. Each column reports tokens/s, token count and
@@ -40,6 +41,7 @@ from workbench.context import AppContext
 
 DRAW_INTERVAL_MS = 33  # the token views redraw at most ~30 times a second
 DEFAULT_COLUMNS = 2
+MEASURE_DELAY_MS = 300  # the template preview is measured once typing pauses
 
 
 class PlaygroundPanel(QWidget):
@@ -97,6 +99,14 @@ class PlaygroundPanel(QWidget):
         self.templates = TemplateEditor(templates_dir)
         self.templates.on_error = context.show_error
         self.templates.sig_use.connect(self._use_template)
+        # The preview is measured against column 1's model on its own slot (tokenizer and
+        # config only for Hugging Face folders), debounced, newest request wins.
+        self._measure_runner = context.task_runner(self, "playground-measure")
+        self._measure_timer = QTimer(self)
+        self._measure_timer.setSingleShot(True)
+        self._measure_timer.setInterval(MEASURE_DELAY_MS)
+        self._measure_timer.timeout.connect(self.measure_template)
+        self.templates.sig_preview_changed.connect(lambda _text: self._measure_timer.start())
         self.tabs.addTab(self.templates, "Templates")
 
         self._timer = QTimer(self)
@@ -124,6 +134,8 @@ class PlaygroundPanel(QWidget):
         self.seed, self.new_seed = tab.seed, tab.new_seed
         self.max_tokens, self.stop_strings = tab.max_tokens, tab.stop_strings
         self.splitter = tab.splitter
+        self.chat = tab.chat
+        tab.keep_reply.clicked.connect(lambda: self.keep_reply(tab.keep_column.value() - 1))
 
     # ------------------------------------------------------------ columns and models
 
@@ -223,6 +235,14 @@ class PlaygroundPanel(QWidget):
         from backends.generate import GenerationError
 
         prompt = self.prompt.toPlainText()
+        messages = None
+        if self.generate_tab.chat_mode.isChecked():
+            messages = self.chat.messages()
+            if not any(m["role"] != "system" for m in messages):
+                self.context.show_error("chat mode: type a message for the models to answer")
+                return False
+            prompt = self.chat.summary()
+        dtype = self.generate_tab.dtype_value()
         jobs = []
         for column in self.columns:
             key = self._model_key(column)
@@ -236,7 +256,7 @@ class PlaygroundPanel(QWidget):
             except GenerationError as exc:
                 self.context.show_error(f"column {column.index + 1}: {exc}")
                 return False
-            jobs.append(Job(column.index, key, prompt, config))
+            jobs.append(Job(column.index, key, prompt, config, messages=messages, dtype=dtype))
         self.last_seed = seed
         for column in self.columns:
             column.prompt_ids = None
@@ -259,7 +279,20 @@ class PlaygroundPanel(QWidget):
         seed = self.last_seed if self.last_seed is not None else self.seed.value()
         config = column.sampling_config(max_new_tokens=left, seed=seed, stop=self._stop_strings())
         column.begin(column.prompt_text, prefix=prefix, marked=token_index)  # keeps prompt_ids
-        self._submit([Job(column.index, key, ids, config, truncate=True)])
+        dtype = self.generate_tab.dtype_value()
+        self._submit([Job(column.index, key, ids, config, truncate=True, dtype=dtype)])
+        return True
+
+    def keep_reply(self, column_index: int) -> bool:
+        """Chat: the typed message and that column's answer join the conversation."""
+        if not 0 <= column_index < len(self.columns) or not self._book.idle:
+            return False
+        column = self.columns[column_index]
+        if column.result is None or not column.text:
+            self.context.show_status(f"column {column_index + 1} has no reply to keep")
+            return False
+        self.chat.add_typed()
+        self.chat.add_message("assistant", column.text)
         return True
 
     def _submit(self, jobs: list[Job]) -> None:
@@ -303,8 +336,8 @@ class PlaygroundPanel(QWidget):
     def _on_started(self, run: int, index: int, info: object) -> None:
         column = self._column(run, index)
         if column is not None:
-            prompt_ids, description = info  # type: ignore[misc]
-            column.started(prompt_ids, description)
+            prompt_ids, description, shown, note = info  # type: ignore[misc]
+            column.started(prompt_ids, description, shown, note)
 
     def _on_token(self, run: int, index: int, token: object) -> None:
         column = self._column(run, index)
@@ -364,7 +397,15 @@ class PlaygroundPanel(QWidget):
         keys = list(enumerate(models))
         self.perplexity_tab.prepare(len(keys))
         run = self._book.begin("scoring", (index for index, _ in keys))
-        self._runner.submit(score_jobs, text, keys, self._models, self._bridge, run)
+        self._runner.submit(
+            score_jobs,
+            text,
+            keys,
+            self._models,
+            self._bridge,
+            run,
+            dtype=self.generate_tab.dtype_value(),
+        )
         self._update_buttons()
         return True
 
@@ -377,9 +418,28 @@ class PlaygroundPanel(QWidget):
 
     # ------------------------------------------------------------ templates
 
+    def measure_template(self) -> bool:
+        """Count the template preview's tokens with column 1's model; note any truncation."""
+        from backends.text_models import measure_prompt
+
+        key = self.columns[0].model_key() if self.columns else None
+        if key is None:
+            self.templates.show_fit("", False)
+            return False
+        self._measure_runner.submit(
+            measure_prompt,
+            key,
+            self.templates.preview.toPlainText(),
+            supersede=True,
+            on_done=lambda fit: self.templates.show_fit(f"column 1: {fit.note}", fit.dropped > 0),
+            on_error=lambda error, _details: self.templates.show_fit(f"column 1: {error}", True),
+        )
+        return True
+
     def _use_template(self, text: str, stop: str) -> None:
+        self.generate_tab.chat_mode.setChecked(False)
         self.prompt.setPlainText(text)
-        self.stop_strings.setText(stop.replace("\n", "\\n"))
+        self.generate_tab.set_stop_strings([stop] if stop else [])
         self.tabs.setCurrentIndex(0)
 
     # ------------------------------------------------------------ closing
@@ -390,7 +450,9 @@ class PlaygroundPanel(QWidget):
 
     def shutdown(self) -> None:
         self._timer.stop()
+        self._measure_timer.stop()
         self._runner.shutdown()
         self._models_runner.shutdown()
+        self._measure_runner.shutdown()
         for column in self.columns:
             column.popup.hide()

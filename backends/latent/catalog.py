@@ -61,7 +61,8 @@ def resolve_checkpoint(path: str | Path) -> Path:
             return found[-1][1]
         raise LatentModelError(f"{candidate}: the run has no checkpoint yet; wait for one or pick another run")
     raise LatentModelError(
-        f"{candidate}: not a checkpoint (no meta.json); pick a checkpoints/step_* folder or a run folder"
+        f"{candidate}: not a checkpoint (no meta.json) nor an AutoencoderKL folder (no config.json); "
+        "pick a checkpoints/step_* folder, a run folder or a diffusers VAE folder"
     )
 
 

@@ -270,7 +270,15 @@ def _load_weights(folder: Path, kind: str, meta: Mapping[str, Any]) -> torch.nn.
 
 
 def open_latent_model(path: str | Path) -> LatentModel:
-    """Open a DCGAN or VAE checkpoint (folder, run folder or demo name) for the studio."""
+    """Open a DCGAN or VAE checkpoint (folder, run folder or demo name) for the studio.
+
+    A diffusers ``AutoencoderKL`` folder opens through :mod:`backends.latent.sd_vae`.
+    """
+    from backends.latent import sd_vae
+
+    if sd_vae.is_autoencoder_kl_folder(path):
+        return sd_vae.open_sd_vae(path)
+    sd_vae.refuse_language_model(path)
     folder = resolve_checkpoint(path)
     meta = _read_meta(folder)
     kind = _check_kind(meta.get("model"), folder)

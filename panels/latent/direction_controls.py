@@ -32,11 +32,15 @@ class DirectionControls(QWidget):
     -------
     sig_pca_requested()     "Compute" was pressed: principal directions of :meth:`pca_choice`
     sig_class_requested()   "Add direction" was pressed: a direction for :meth:`class_choice`
+    sig_folders_requested() "From two folders…" was pressed (mean difference of encoded images)
+    sig_folder_pca_requested()  "PCA of a folder…" was pressed (principal axes of encodings)
     sig_changed()           a slider moved or the set of directions changed
     """
 
     sig_pca_requested = Signal()
     sig_class_requested = Signal()
+    sig_folders_requested = Signal()
+    sig_folder_pca_requested = Signal()
     sig_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -66,6 +70,20 @@ class DirectionControls(QWidget):
         self.class_button = QPushButton("Add direction")
         self.class_button.clicked.connect(self.sig_class_requested)
         form.addRow(self.class_button)
+        layout.addWidget(box)
+        box = QGroupBox("From encoded images (VAE)")
+        row = QHBoxLayout(box)
+        self.folders_button = QPushButton("From two folders…")
+        self.folders_button.setToolTip(
+            "a direction from the mean latent of one folder of images to that of another"
+        )
+        self.folders_button.clicked.connect(self.sig_folders_requested)
+        self.folder_pca_button = QPushButton("PCA of a folder…")
+        self.folder_pca_button.setToolTip("principal directions of a folder of encoded images")
+        self.folder_pca_button.clicked.connect(self.sig_folder_pca_requested)
+        row.addWidget(self.folders_button)
+        row.addWidget(self.folder_pca_button)
+        self.folder_box = box
         layout.addWidget(box)
         row = QHBoxLayout()
         row.addWidget(QLabel("Slider range ±"))
@@ -113,7 +131,9 @@ class DirectionControls(QWidget):
 
     def enable_buttons(self) -> None:
         """Make the compute buttons usable again (after a result or an error)."""
-        for button in (self.pca_button, self.class_button):
+        for button in (
+            self.pca_button, self.class_button, self.folders_button, self.folder_pca_button
+        ):
             button.setEnabled(True)
 
     # ------------------------------------------------------------ the directions

@@ -1,14 +1,14 @@
-"""The Generate tab's controls: prompt, Run/Stop/Repeat, seed, limits, stop strings, columns."""
+"""The Generate tab's controls: prompt or chat, Run/Stop/Repeat, seed, limits, stop list, columns."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFrame,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -18,13 +18,22 @@ from PySide6.QtWidgets import (
 )
 
 from panels.latent.form import spin_box
+from panels.playground.chat_box import ChatBox
 from panels.playground.colors import add_legend
+
+DTYPE_CHOICES = ("auto", "bf16", "fp16", "fp32")
 
 
 def parse_stop_strings(raw: str) -> tuple[str, ...]:
-    """Stop strings as typed: split at ``|``, ``\\n`` and ``\\t`` written out; blanks dropped."""
-    parts = [p.replace("\\n", "\n").replace("\\t", "\t") for p in raw.split("|")]
-    return tuple(p for p in parts if p.strip(" ") or "\n" in p)
+    """Stop strings as typed: one per row, exactly as written (no space trimmed or added);
+    ``\\n`` and ``\\t`` written out become a newline and a tab; empty rows are skipped."""
+    rows = [row.replace("\\n", "\n").replace("\\t", "\t") for row in raw.split("\n")]
+    return tuple(dict.fromkeys(row for row in rows if row))
+
+
+def format_stop_strings(stops: tuple[str, ...] | list[str]) -> str:
+    """The rows that :func:`parse_stop_strings` reads back as ``stops``."""
+    return "\n".join(s.replace("\t", "\\t").replace("\n", "\\n") for s in stops)
 
 
 class GenerateTab(QWidget):
@@ -38,6 +47,9 @@ class GenerateTab(QWidget):
         self.prompt.setPlainText("And God said,")
         self.prompt.setMaximumHeight(80)
         layout.addWidget(self.prompt)
+        self.chat = ChatBox()
+        self.chat.setVisible(False)
+        layout.addWidget(self.chat)
 
         bar = QHBoxLayout()
         self.run_button = QPushButton("Run all")
@@ -58,19 +70,46 @@ class GenerateTab(QWidget):
         bar.addStretch(1)
         layout.addLayout(bar)
 
+        # Its own row: the window's minimum width stays what it was.
+        bar = QHBoxLayout()
+        self.chat_mode = QCheckBox("chat")
+        self.chat_mode.setToolTip(
+            "answer a conversation (system, user, assistant messages), rendered with each "
+            "column's own chat template; needs chat models"
+        )
+        self.chat_mode.toggled.connect(self._show_chat)
+        bar.addWidget(self.chat_mode)
+        self.keep_reply = QPushButton("Keep reply of column")
+        self.keep_reply.setToolTip("add that column's answer to the conversation as the assistant")
+        self.keep_column = spin_box(1, 99, 1)
+        bar.addWidget(self.keep_reply)
+        bar.addWidget(self.keep_column)
+        bar.addSpacing(12)
+        bar.addWidget(QLabel("HF weights"))
+        self.dtype = QComboBox()
+        self.dtype.addItems(DTYPE_CHOICES)
+        self.dtype.setToolTip(
+            "number type of Hugging Face models' weights; auto = bf16 on a GPU, fp32 on the CPU"
+        )
+        bar.addWidget(self.dtype)
+        bar.addStretch(1)
+        layout.addLayout(bar)
+
         limits = QHBoxLayout()
         limits.addWidget(QLabel("max new tokens"))
         self.max_tokens = spin_box(1, 100000, 300)
         limits.addWidget(self.max_tokens)
         limits.addSpacing(12)
         limits.addWidget(QLabel("stop at"))
-        self.stop_strings = QLineEdit()
-        self.stop_strings.setPlaceholderText("e.g. \\n\\n | Amen")
+        self.stop_strings = QPlainTextEdit()
+        self.stop_strings.setPlaceholderText("one per row, e.g.\n\\n\\n\nAmen")
         self.stop_strings.setToolTip(
-            "stop strings, separated by |; \\n is a newline. "
-            "They are cut from the text and never shown, even partly"
+            "stop strings, one per row, used exactly as typed (spaces included); \\n is a "
+            "newline, \\t a tab. Generation stops at the first that appears; it is cut from the "
+            "text and never shown, even partly"
         )
         self.stop_strings.setMinimumWidth(80)
+        self.stop_strings.setMaximumHeight(46)
         limits.addWidget(self.stop_strings, 1)
         limits.addSpacing(12)
         add_legend(
@@ -91,4 +130,15 @@ class GenerateTab(QWidget):
         layout.addWidget(scroller, 1)
 
     def stop_strings_value(self) -> tuple[str, ...]:
-        return parse_stop_strings(self.stop_strings.text())
+        return parse_stop_strings(self.stop_strings.toPlainText())
+
+    def set_stop_strings(self, stops: tuple[str, ...] | list[str]) -> None:
+        self.stop_strings.setPlainText(format_stop_strings(stops))
+
+    def dtype_value(self) -> str | None:
+        value = self.dtype.currentText()
+        return None if value == "auto" else value
+
+    def _show_chat(self, on: bool) -> None:
+        self.chat.setVisible(on)
+        self.prompt.setVisible(not on)

@@ -74,6 +74,11 @@ class GenerationColumn(QFrame):
         self.sampler = SamplerControls()
         layout.addWidget(self.sampler)
 
+        self.note = QLabel("")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #a05a00;")
+        self.note.setVisible(False)
+        layout.addWidget(self.note)
         self.view = TokenView()
         self.view.sig_token_hovered.connect(self._on_hover)
         self.view.sig_token_clicked.connect(self._on_click)
@@ -149,19 +154,37 @@ class GenerationColumn(QFrame):
         self._drawn = 0
         self._prompt_drawn = False
         self.details.setText(" ")
+        self.set_note("")
         self.stats.setText("waiting\u2026")
 
-    def started(self, prompt_ids: list[int] | None, description: str) -> None:
+    def started(
+        self,
+        prompt_ids: list[int] | None,
+        description: str,
+        shown: str | None = None,
+        note: str = "",
+    ) -> None:
+        """The model read the prompt: ``shown`` replaces the prompt text (a rendered chat);
+        ``note`` says how much of a long prompt was dropped."""
         if prompt_ids is not None and self.prompt_ids is None:
             self.prompt_ids = list(prompt_ids)
+        if shown is not None and not self._prompt_drawn:
+            self.prompt_text = shown
+        self.set_note(note)
         self.status = "running"
         self.stats.setText(f"running · {description}")
+
+    def set_note(self, note: str) -> None:
+        self.note.setText(note)
+        self.note.setVisible(bool(note))
 
     def add_token(self, token: Any) -> None:
         self.tokens.append(token)
 
     def finish(self, result: Any) -> None:
         self.result = result
+        if getattr(result, "note", ""):
+            self.set_note(result.note)
         if result.prompt_ids is not None and not self.marked:
             self.prompt_ids = list(result.prompt_ids)
         self.status = "done"

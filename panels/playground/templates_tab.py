@@ -33,9 +33,11 @@ class TemplateEditor(QWidget):
     Signals
     -------
     sig_use(str, str)  use this prompt (text) with this suggested stop string
+    sig_preview_changed(str)  the preview now shows this prompt
     """
 
     sig_use = Signal(str, str)
+    sig_preview_changed = Signal(str)
 
     def __init__(self, folder: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -93,6 +95,10 @@ class TemplateEditor(QWidget):
         self.preview = QPlainTextEdit()
         self.preview.setReadOnly(True)
         right.addWidget(self.preview, 1)
+        self.fit_label = QLabel("")
+        self.fit_label.setWordWrap(True)
+        self.fit_label.setToolTip("the prompt measured with column 1's model")
+        right.addWidget(self.fit_label)
         self.use_button = add_button(right, "Use as prompt", self._use)
         layout.addLayout(right, 2)
 
@@ -173,6 +179,12 @@ class TemplateEditor(QWidget):
                     item.setToolTip("" if used else "not used: raise 'examples used' to include it")
         self.examples.blockSignals(False)
         self.preview.setPlainText(template.build())
+        self.sig_preview_changed.emit(self.preview.toPlainText())
+
+    def show_fit(self, text: str, truncated: bool) -> None:
+        """Say how the preview fits column 1's model (the truncation note when it does not)."""
+        self.fit_label.setText(text)
+        self.fit_label.setStyleSheet("color: #a05a00;" if truncated else "color: palette(dark);")
 
     def refresh_saved(self) -> None:
         from backends.templates import list_templates

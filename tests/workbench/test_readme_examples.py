@@ -11,8 +11,10 @@ terminal, both through environment variables the program reads:
   line that opens the application.
 
 Rule for lines that are not run: a line that needs a GPU (``device=cuda`` on a
-machine without one) or several machines (``nnodes`` above 1 without
-``--print-command``, which only prints the commands) is skipped, and says why.
+machine without one), several machines (``nnodes`` above 1 without
+``--print-command``, which only prints the commands) or the reader's own model
+folder (a path under ``~/``, e.g. a downloaded Hugging Face model) is skipped,
+and says why.
 Lines that do not start with ``workbench`` (the install lines) are not examples
 of the command line and are not collected.
 """
@@ -53,6 +55,8 @@ def skip_reason(argv: list[str]) -> str | None:
         nodes = re.search(r"nnodes=(\d+)", text)
         if nodes and int(nodes.group(1)) > 1:
             return "needs several machines"
+    if any(a.startswith("~/") for a in argv):
+        return "needs your own model folder"
     if "device=cuda" in text:
         import torch
 

@@ -23,7 +23,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="checkpoint folder, run folder or run name, Hugging Face GPT-2 folder, "
         "or a shipped demo name (e.g. gpt-kjv)",
     )
-    parser.add_argument("--prompt", required=True, help="text to continue (or to score)")
+    given = parser.add_mutually_exclusive_group(required=True)
+    given.add_argument("--prompt", help="text to continue (or to score)")
+    given.add_argument(
+        "--chat",
+        metavar="JSON",
+        help='a conversation to answer, as a JSON list of {"role", "content"} messages '
+        "(system, user, assistant); rendered with the model's own chat template",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=("bf16", "fp16", "fp32"),
+        default=None,
+        help="weights' type for Hugging Face models (default: bf16 on a GPU, fp32 on the CPU)",
+    )
+    parser.add_argument(
+        "--device", default=None, help="e.g. cpu or cuda:0 (default: a GPU when there is one)"
+    )
     parser.add_argument("--max-new-tokens", type=int, default=200, metavar="N")
     parser.add_argument(
         "--temperature", type=float, default=1.0, metavar="T", help="0 means greedy (default 1.0)"
@@ -40,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="TEXT",
-        help="stop before this text (repeatable; \\n is a newline)",
+        help="stop before this text (repeatable, one per string, used exactly as given: no "
+        "spaces trimmed; \\n is a newline, \\t a tab)",
     )
     parser.add_argument(
         "--score",
@@ -80,7 +97,16 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         config.validate()
-        loaded = load_text_model(_resolve(args.checkpoint, args.runs_dir))
+        loaded = load_text_model(
+            _resolve(args.checkpoint, args.runs_dir), dtype=args.dtype, device=args.device
+        )
+        prompt = args.prompt
+        if args.chat is not None:
+            if args.score:
+                raise CommandError("--score takes --prompt, not --chat")
+            # Token ids, not text: the template writes its own special tokens (encoding the
+            # text again could add a second BOS).
+            args.prompt, prompt = chat_prompt(loaded, parse_chat(args.chat))
         if args.score:
             return _score(args, loaded, score_text)
         stream = not args.json and sys.stdout.isatty()
@@ -96,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         result = generate(
             loaded.model,
             loaded.tokenizer,
-            args.prompt,
+            prompt,
             config,
             on_token=on_token,
             threads=suggested_threads(loaded.model),
@@ -117,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
             )
         )
         return 0
+    if result.note:
+        print(f"[{result.note}]", file=sys.stderr)
     if not stream:
         sys.stdout.write(args.prompt + result.text)
     sys.stdout.write("\n")
@@ -128,6 +156,39 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def parse_chat(raw: str) -> list[dict[str, str]]:
+    """The ``--chat`` JSON as a message list; anything else is a one-line usage error."""
+    try:
+        messages = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"--chat is not valid JSON ({exc})") from exc
+    ok = isinstance(messages, list) and messages
+    for message in messages if ok else ():
+        if not (
+            isinstance(message, dict)
+            and isinstance(message.get("role"), str)
+            and isinstance(message.get("content"), str)
+        ):
+            ok = False
+    if not ok:
+        raise CommandError(
+            '--chat needs a JSON list of messages like [{"role": "user", "content": "Hi"}] '
+            "(roles: system, user, assistant)"
+        )
+    return [{"role": m["role"], "content": m["content"]} for m in messages]
+
+
+def chat_prompt(loaded, messages: list[dict[str, str]]) -> tuple[str, list[int]]:
+    """The conversation rendered with the model's chat template (text, token ids)."""
+    from backends.generate import GenerationError
+
+    if not loaded.has_chat_template:
+        raise GenerationError(
+            f"{loaded.name} has no chat template; use --prompt, or pick a chat (instruct) model"
+        )
+    return loaded.tokenizer.chat_text(messages), loaded.tokenizer.chat_ids(messages)
 
 
 def _score(args: argparse.Namespace, loaded, score_text) -> int:

@@ -1,4 +1,8 @@
-"""``workbench sample CHECKPOINT --seed S --n N --out grid.png``: a grid of samples from a GAN or VAE."""
+"""``workbench sample CHECKPOINT --seed S --n N --out grid.png``: a grid of samples from a GAN or VAE.
+
+``workbench sample DIR --interpolate A.png B.png --steps N --out strip.png`` encodes the images
+with a VAE (workbench or ``AutoencoderKL``) and writes the path between them as one strip.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from pathlib import Path
 from workbench.commands import CommandError
 
 VERB = "sample"
-HELP = "write a PNG grid of images sampled from a DCGAN or VAE checkpoint (or a demo name)"
+HELP = ("write a PNG grid of images sampled from a DCGAN or VAE checkpoint (or a demo name), "
+        "or a strip interpolating between encoded images")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=int, default=1, help="upscale each image by this factor")
     parser.add_argument("--latents", type=Path, default=None,
                         help="also save the latents with their seeds to this .npz file")
+    parser.add_argument("--interpolate", nargs="+", type=Path, default=None, metavar="IMAGE",
+                        help="VAE (workbench or AutoencoderKL): encode two or more images and "
+                        "write the path between them as one strip")
+    parser.add_argument("--steps", type=int, default=8,
+                        help="with --interpolate: images in the strip, both ends included (default 8)")
+    parser.add_argument("--method", choices=("lerp", "slerp"), default="lerp",
+                        help="with --interpolate: straight (lerp, default: right for encoder means) "
+                        "or spherical (slerp) path")
     parser.add_argument("--json", action="store_true", help="print what was written as JSON")
 
 
@@ -49,6 +62,11 @@ def run(args: argparse.Namespace) -> int:
         )
     if not args.out.resolve().parent.is_dir():
         raise CommandError(f"--out {args.out}: folder {args.out.parent} does not exist; create it first")
+    if args.interpolate is not None:
+        if len(args.interpolate) < 2:
+            raise CommandError("--interpolate takes two or more images (A.png B.png ...)")
+        if not 2 <= args.steps <= 256:
+            raise CommandError(f"--steps {args.steps} is out of range; use 2 to 256")
 
     from backends.latent import export
     from backends.latent.model import LatentModelError, open_latent_model
@@ -61,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         model = open_latent_model(target)
     except LatentModelError as exc:
         raise CommandError(str(exc)) from exc
+    if args.interpolate is not None:
+        return _interpolate(args, model)
     if args.truncation is not None and model.kind != "dcgan":
         raise CommandError("--truncation applies to a DCGAN; for a VAE use --temperature")
     if args.temperature != 1.0 and model.kind != "vae":
@@ -92,4 +112,43 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
     else:
         print(f"wrote {args.out} ({args.n} {model.kind} samples, seeds {seeds[0]}..{seeds[-1]})")
+    return 0
+
+
+def _interpolate(args: argparse.Namespace, model) -> int:  # noqa: ANN001 - a LatentModel
+    """Encode the images, walk the path through their latents, write one strip."""
+    import torch
+
+    from backends.latent import export, interpolate, photos
+    from backends.latent.render import render
+
+    if not model.can_encode:
+        raise CommandError(
+            f"{model.name} has no encoder; --interpolate needs a VAE (workbench or AutoencoderKL)"
+        )
+    try:
+        images = [photos.load_photo(p, model.image_size, model.channels) for p in args.interpolate]
+        anchors = model.encode(torch.cat(images))
+        z = interpolate.strip(anchors, args.steps, args.method)
+        result = render(model, z)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        export.save_png(args.out, export.grid(result.images, args.steps, scale=args.scale))
+    except (export.ExportError, interpolate.InterpolationError, OSError) as exc:
+        raise CommandError(str(exc)) from exc
+    summary = {
+        "out": str(args.out),
+        "checkpoint": model.source,
+        "model": model.kind,
+        "images": [str(p) for p in args.interpolate],
+        "steps": args.steps,
+        "method": args.method,
+        "image_size": model.image_size,
+        "latent_dim": model.latent_dim,
+        "seconds": round(result.seconds, 4),
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"wrote {args.out} ({args.steps}-image {args.method} strip through "
+              f"{len(args.interpolate)} images)")
     return 0
