@@ -35,6 +35,7 @@ from backends.launch.commands import (
 from backends.launch.control import LaunchInfo, remove_interrupted_checkpoints, start
 from backends.launch.errors import LaunchError, RunBusyError
 from backends.launch.ownership import busy_message, is_alive
+from backends.remote.record import is_remote
 from backends.runs import (
     RunDir,
     RunDirError,
@@ -211,6 +212,10 @@ def resume(
         config = TrainConfig.from_dict(read_config(run)).with_overrides(list(overrides))
     except (RunDirError, TrainConfigError) as exc:
         raise LaunchError(str(exc)) from exc
+    if is_remote(run):  # resumed on its host, by the host's own launch service
+        from backends.remote.launch import resume_remote
+
+        return resume_remote(run, checkpoint=checkpoint, overrides=overrides)
     if is_alive(run):
         raise RunBusyError(busy_message(run))
     remove_interrupted_checkpoints(run)
