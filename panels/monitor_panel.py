@@ -60,6 +60,7 @@ from backends.monitor_data import (
     format_duration,
     latest_sample,
 )
+from backends.remote.record import is_remote, read_remote
 from backends.runs import (
     ENDED,
     RunDir,
@@ -90,6 +91,7 @@ from panels.monitor.runs_model import RunsModel
 from panels.monitor.sample_preview import SamplePreview
 from panels.monitor.scaling_view import ScalingView
 from workbench.context import AppContext
+from workbench.remote_follower import RemoteFollower
 from workbench.run_watcher import RunWatcher
 
 REDRAW_INTERVAL_MS = 40  # 25 Hz: smooth to the eye, and never once per record
@@ -165,6 +167,10 @@ class MonitorPanel(QWidget):
         self._closed = False
 
         self.watcher = RunWatcher(self, interval=WATCH_INTERVAL_S)
+        # Runs launched on a remote host: their local copies are kept up to date over SSH.
+        self.remote = RemoteFollower(self)
+        self.remote.sig_link.connect(lambda _p, _l, _d: self._update_header())
+        self.remote.sig_ended.connect(lambda _p, _s: self.refresh_runs())
         self.watcher.sig_metrics.connect(self._on_metrics)
         self.watcher.sig_events.connect(self._on_events)
         self.watcher.sig_problem.connect(self._on_problem)
@@ -564,6 +570,8 @@ class MonitorPanel(QWidget):
             self.context.show_status(str(exc))
         self.runs[path] = state
         self.watcher.watch(path)
+        if is_remote(RunDir(path)) and self.status_of(path) in ("running", "created", "unknown"):
+            self.remote.follow(path)
 
     def _prune_watched(self) -> None:
         """Stop watching runs that are neither shown nor running (their data is dropped)."""
@@ -573,6 +581,7 @@ class MonitorPanel(QWidget):
 
     def _unwatch(self, path: Path) -> None:
         self.watcher.unwatch(path)
+        self.remote.unfollow(path)
         self.runs.pop(path, None)
         self.predictor.forget(path)
         self._backlog = deque(entry for entry in self._backlog if entry[0] != path)
@@ -887,7 +896,7 @@ class MonitorPanel(QWidget):
         self.title_label.setText(
             f"<b>{current.name}</b>{extra} · {status} · "
             f"{_text(config.get('model')) or '?'} · {_text(config.get('strategy')) or '?'} "
-            f"× {world}"
+            f"× {world}" + self._host_note(current.path)
         )
         progress = self.progress()
         if progress is None:
@@ -901,6 +910,16 @@ class MonitorPanel(QWidget):
             self.eta_label.setText(f"ETA {format_duration(progress.eta_s)}")
         else:
             self.eta_label.setText(status)
+
+    def _host_note(self, path: Path) -> str:
+        """`` · on HOST`` for a run launched on a remote host, with its link when it is down."""
+        record = read_remote(RunDir(path))
+        if record is None:
+            return ""
+        link = self.remote.links.get(path) or record.get("link") or ""
+        job = f", Slurm job {record['job_id']}" if record.get("job_id") else ""
+        note = f" · on <b>{record.get('host', '?')}</b>{job}"
+        return note + (" · <i>reconnecting…</i>" if link == "reconnecting" else "")
 
     def status_of(self, path: Path) -> str:
         """The run's state as listed (liveness checked), or as its events say until listed."""
@@ -1065,6 +1084,7 @@ class MonitorPanel(QWidget):
         if self.delete_dialog is not None:
             self.delete_dialog.reject()
         self.watcher.stop()
+        self.remote.stop()
         self._list_tasks.shutdown()
         self._file_tasks.shutdown()
         self._checkpoint_tasks.shutdown()
