@@ -173,6 +173,7 @@ class MonitorPanel(QWidget):
         self.remote.sig_ended.connect(lambda _p, _s: self.refresh_runs())
         self.watcher.sig_metrics.connect(self._on_metrics)
         self.watcher.sig_events.connect(self._on_events)
+        self.watcher.sig_history.connect(self._on_history)
         self.watcher.sig_problem.connect(self._on_problem)
         self._list_tasks = context.task_runner(self, "monitor-list")
         self._file_tasks = context.task_runner(self, "monitor-files")
@@ -607,6 +608,14 @@ class MonitorPanel(QWidget):
             self._backlog.append((path, rank, records[start : start + BATCH_SLICE]))
         if not self._backlog_timer.isActive():
             self._backlog_timer.start()
+
+    def _on_history(self, path: Path, rank: int, history: Any) -> None:
+        """A large run's history for one rank, already reduced to what the plots show."""
+        state = self.runs.get(Path(path))
+        if state is not None:
+            columns, records, last_step = history
+            state.metrics.add_columns(rank, columns, records, last_step)
+            self._invalidate_layout()
 
     def _drain_backlog(self) -> None:
         if self._backlog:

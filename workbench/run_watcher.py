@@ -6,6 +6,11 @@ incremental :class:`backends.runs.RunReader`, which reads only the bytes added
 since the last poll. New records are emitted in batches: one signal per run
 and rank per poll, never one per record. The GUI thread receives them through
 queued signals and never touches a file.
+
+A large run (see :mod:`backends.metric_columns`) is read through its metric
+columns instead: each rank's history arrives once as reduced arrays
+(``sig_history``), built from the columns (parsed once and kept on disk), and
+only the records appended after it arrive as records.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from backends.metric_columns import ColumnReader, is_large
 from backends.runs import RunDir, RunReader
 
 
@@ -26,16 +32,18 @@ class RunWatcher(QObject):
     sig_metrics(object, int, object)   run path, rank, list of new metric records
     sig_events(object, object)         run path, list of new lifecycle events
     sig_problem(object, str)           run path, a skipped line or unreadable file
+    sig_history(object, int, object)   run path, rank, (arrays by (kind, field), records, last step)
     """
 
     sig_metrics = Signal(object, int, object)
     sig_events = Signal(object, object)
     sig_problem = Signal(object, str)
+    sig_history = Signal(object, int, object)
 
     def __init__(self, parent: QObject | None = None, interval: float = 0.1) -> None:
         super().__init__(parent)
         self.interval = interval
-        self._readers: dict[Path, RunReader] = {}
+        self._readers: dict[Path, RunReader | ColumnReader | None] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -45,7 +53,7 @@ class RunWatcher(QObject):
         path = Path(run_path)
         with self._lock:
             if path not in self._readers:
-                self._readers[path] = RunReader(RunDir(path))
+                self._readers[path] = None  # chosen on the thread: sizing a run reads the disk
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(
@@ -73,17 +81,38 @@ class RunWatcher(QObject):
         with self._lock:
             readers = list(self._readers.items())
         for path, reader in readers:
+            history: dict = {}
             try:
-                update = reader.poll()
+                if reader is None:
+                    reader = self._choose_reader(path)
+                if isinstance(reader, ColumnReader):
+                    update, history = reader.poll()
+                else:
+                    update = reader.poll()
             except OSError as exc:
                 self.sig_problem.emit(path, f"cannot read {path}: {exc.strerror or exc}")
                 continue
+            for rank, arrays in history.items():
+                self.sig_history.emit(path, rank, arrays)
             if update.events:
                 self.sig_events.emit(path, update.events)
             for rank, records in update.metrics.items():
                 self.sig_metrics.emit(path, rank, records)
             for problem in update.problems:
                 self.sig_problem.emit(path, problem)
+
+    def _choose_reader(self, path: Path) -> RunReader | ColumnReader:
+        run = RunDir(path)
+        reader: RunReader | ColumnReader = RunReader(run)
+        if is_large(run):
+            try:
+                reader = ColumnReader(run)
+            except OSError:  # a read-only folder: read it whole
+                pass
+        with self._lock:
+            if path in self._readers:
+                self._readers[path] = reader
+        return reader
 
     def _loop(self) -> None:
         while not self._stop.is_set():

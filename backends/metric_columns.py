@@ -1,0 +1,240 @@
+"""Metric columns: a binary copy of a large run's records, so the Monitor opens it in a moment.
+
+A run of 64 ranks × 100,000 steps holds over a gigabyte of JSON Lines;
+parsing it every time the run is opened takes minutes and holding every point
+takes gigabytes. For such runs, each rank's records are parsed once and
+appended, per series ``(kind, field)``, to a file of float64 triplets
+``(step, time, value)`` under ``metrics/.columns/rank_<r>/``, with an
+``index.json`` that records how many bytes of the rank's JSON Lines file are
+in and how many points each series file holds (written after the data, so a
+crash in between is undone by truncating each file to its recorded length).
+The JSON Lines files stay the truth: the columns can be deleted at any time.
+
+- :meth:`RankColumns.overview`: a series reduced to its minimum and maximum
+  per bucket (plus its last point), read one series at a time: what a plot
+  needs, in memory proportional to what is shown.
+- :meth:`RankColumns.read`: the full data of a step range, read on demand.
+- :class:`ColumnReader`: like :class:`backends.runs.RunReader` for a large
+  run: the history as overviews on the first poll, then new records as they
+  are appended (and added to the columns, so the next opening is quick too).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from backends.monitor_data import RECORD_KEYS, _is_number, _with_derived
+from backends.runs import JsonlTail, RunDir, RunUpdate
+
+COLUMNS_DIR = ".columns"
+INDEX = "index.json"
+# Runs whose metrics files together exceed this open from columns (smaller ones are read whole).
+LARGE_RUN_BYTES = 32 * 1024 * 1024
+OVERVIEW_BUCKETS = 2048
+_TRIPLET = 3
+
+Columns = dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def metrics_bytes(run: RunDir) -> int:
+    total = 0
+    for path in run.metrics_files().values():
+        try:
+            total += path.stat().st_size
+        except OSError:
+            pass
+    return total
+
+
+def is_large(run: RunDir) -> bool:
+    return metrics_bytes(run) > LARGE_RUN_BYTES
+
+
+class RankColumns:
+    """The column files of one rank, kept up to date with its JSON Lines file."""
+
+    def __init__(self, run: RunDir, rank: int) -> None:
+        self.run, self.rank = run, int(rank)
+        self.folder = run.metrics_dir / COLUMNS_DIR / f"rank_{self.rank}"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.index = self._load_index()
+        self._tail = JsonlTail(run.metrics_path(self.rank), offset=int(self.index["offset"]))
+
+    # ------------------------------------------------------------ index
+
+    def _load_index(self) -> dict[str, Any]:
+        try:
+            index = json.loads((self.folder / INDEX).read_text(encoding="utf-8"))
+            if not isinstance(index, dict) or not isinstance(index.get("series"), list):
+                raise ValueError("not an index")
+        except (OSError, ValueError):
+            for stale in self.folder.glob("*.f8"):
+                stale.unlink()
+            return {"offset": 0, "records": 0, "series": [], "last_step": None}
+        for _kind, _name, file, points in index["series"]:  # undo an append the index never saw
+            path = self.folder / file
+            if path.exists() and path.stat().st_size > points * _TRIPLET * 8:
+                os.truncate(path, points * _TRIPLET * 8)
+        return index
+
+    def _save_index(self) -> None:
+        tmp = self.folder / f".{INDEX}.tmp"
+        tmp.write_text(json.dumps(self.index), encoding="utf-8")
+        os.replace(tmp, self.folder / INDEX)
+
+    @property
+    def offset(self) -> int:
+        return int(self.index["offset"])
+
+    @property
+    def records(self) -> int:
+        return int(self.index["records"])
+
+    def series(self) -> list[tuple[str, str]]:
+        return [(kind, name) for kind, name, _file, _n in self.index["series"]]
+
+    def _entry(self, kind: str, name: str) -> list[Any] | None:
+        for entry in self.index["series"]:
+            if entry[0] == kind and entry[1] == name:
+                return entry
+        return None
+
+    # ------------------------------------------------------------ writing
+
+    def update(self) -> list[dict[str, Any]]:
+        """Parse what was appended to the rank's file since the last update; returns those records."""
+        try:
+            size = self._tail.path.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        if size < self.offset:  # the file was replaced or truncated: the columns start again
+            for stale in self.folder.glob("*.f8"):
+                stale.unlink()
+            self.index = {"offset": 0, "records": 0, "series": [], "last_step": None}
+            self._tail = JsonlTail(self._tail.path)
+        records = self._tail.read_new()
+        if records:
+            self.append(records)
+        elif self._tail.offset != self.offset:  # only blank or skipped lines
+            self.index["offset"] = self._tail.offset
+            self._save_index()
+        return records
+
+    def append(self, records: Iterable[Mapping[str, Any]]) -> None:
+        columns: dict[tuple[str, str], list[float]] = {}
+        count, last_step = 0, self.index.get("last_step")
+        for record in records:
+            step, t = record.get("step"), record.get("t")
+            if not _is_number(step) or not _is_number(t):
+                continue
+            kind = str(record.get("kind", "train"))
+            count += 1
+            for name, value in _with_derived(kind, record):
+                if name in RECORD_KEYS or not _is_number(value):
+                    continue
+                columns.setdefault((kind, name), []).extend((step, t, value))
+            if kind != "memory" and (last_step is None or step > last_step):
+                last_step = int(step)
+        for (kind, name), flat in columns.items():
+            entry = self._entry(kind, name)
+            if entry is None:
+                entry = [kind, name, f"s{len(self.index['series']):04d}.f8", 0]
+                self.index["series"].append(entry)
+            with open(self.folder / entry[2], "ab") as f:
+                f.write(np.asarray(flat, dtype=np.float64).tobytes())
+            entry[3] += len(flat) // _TRIPLET
+        self.index["records"] = self.records + count
+        self.index["last_step"] = last_step
+        self.index["offset"] = self._tail.offset
+        self._save_index()
+
+    # ------------------------------------------------------------ reading
+
+    def _points(self, kind: str, name: str) -> np.ndarray:
+        entry = self._entry(kind, name)
+        if entry is None:
+            return np.empty((0, _TRIPLET))
+        data = np.fromfile(self.folder / entry[2], dtype=np.float64, count=entry[3] * _TRIPLET)
+        return data.reshape(-1, _TRIPLET)
+
+    def read(self, kind: str, name: str, first_step: float = -np.inf,
+             last_step: float = np.inf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every point of a series between two steps (full resolution, read on demand)."""
+        points = self._points(kind, name)
+        keep = (points[:, 0] >= first_step) & (points[:, 0] <= last_step)
+        chosen = points[keep]
+        return chosen[:, 0].copy(), chosen[:, 1].copy(), chosen[:, 2].copy()
+
+    def overview(self, kind: str, name: str, buckets: int = OVERVIEW_BUCKETS
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The series reduced to the lowest and highest point of each bucket, and its last point.
+
+        A plot of it shows every spike the full series has (as pyqtgraph's
+        "peak" downsampling would), from at most ``2 * buckets + 1`` points.
+        """
+        points = self._points(kind, name)
+        return decimate(points, buckets)
+
+    def overviews(self, buckets: int = OVERVIEW_BUCKETS) -> Columns:
+        return {key: self.overview(*key, buckets=buckets) for key in self.series()}
+
+
+def decimate(points: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Min and max (by value) of each of ``buckets`` runs of points, in order, plus the last one."""
+    n = points.shape[0]
+    if n <= 2 * buckets + 1:
+        return points[:, 0].copy(), points[:, 1].copy(), points[:, 2].copy()
+    size = -(-n // buckets)
+    full = n // size
+    values = points[: full * size, 2].reshape(full, size)
+    base = np.arange(full) * size
+    chosen = np.concatenate([base + values.argmin(axis=1), base + values.argmax(axis=1),
+                             np.arange(full * size, n), [n - 1]])
+    chosen = np.unique(chosen)
+    picked = points[chosen]
+    return picked[:, 0].copy(), picked[:, 1].copy(), picked[:, 2].copy()
+
+
+class ColumnReader:
+    """Follows a large run: its history as overviews once, then the records appended after it."""
+
+    def __init__(self, run: RunDir, buckets: int = OVERVIEW_BUCKETS) -> None:
+        self.run = run
+        self.buckets = buckets
+        self._events = JsonlTail(run.events_path)
+        self._ranks: dict[int, RankColumns] = {}
+        (run.metrics_dir / COLUMNS_DIR).mkdir(parents=True, exist_ok=True)  # OSError: read-only
+
+    def poll(self) -> tuple[RunUpdate, dict[int, tuple[Columns, int, int | None]]]:
+        """New events and records; for ranks seen for the first time, (overviews, records, last step)."""
+        update = RunUpdate(events=self._events.read_new())
+        history: dict[int, tuple[Columns, int, int | None]] = {}
+        for rank in self.run.metrics_files():
+            columns = self._ranks.get(rank)
+            if columns is None:
+                columns = self._ranks[rank] = RankColumns(self.run, rank)
+                columns.update()
+                history[rank] = (columns.overviews(self.buckets), columns.records,
+                                 columns.index.get("last_step"))
+                continue
+            records = columns.update()
+            if records:
+                update.metrics[rank] = records
+        problems = self._events.bad_lines + [p for c in self._ranks.values() for p in c._tail.bad_lines]
+        update.problems = problems
+        for tail in [self._events, *(c._tail for c in self._ranks.values())]:
+            tail.bad_lines.clear()
+        return update, history
+
+    def rank_columns(self, rank: int) -> RankColumns | None:
+        return self._ranks.get(rank)
+
+
+def columns_path(run: RunDir) -> Path:
+    return run.metrics_dir / COLUMNS_DIR
