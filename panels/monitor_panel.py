@@ -61,6 +61,7 @@ from backends.monitor_data import (
     latest_sample,
 )
 from backends.remote.record import is_remote, read_remote
+from backends.run_list_cache import RunListCache
 from backends.runs import (
     ENDED,
     RunDir,
@@ -125,11 +126,13 @@ class WatchedRun:
         return steps if isinstance(steps, int) else 0
 
 
-def _list_runs(runs_dir: Path) -> list[RunSummary]:
-    """Runs of the runs folder with their true state (the launch service decides it)."""
-    from backends.launch import list_runs as list_runs_with_state
+_RUN_LIST = RunListCache()
 
-    return list_runs_with_state(runs_dir)
+
+def _list_runs(runs_dir: Path) -> list[RunSummary]:
+    """Runs of the runs folder with their true state (the launch service decides it); runs that
+    ended and did not change since the last listing are not read again."""
+    return _RUN_LIST.list_runs(runs_dir)
 
 
 def _delete_runs(paths: list[Path]) -> list[Path]:
