@@ -87,3 +87,35 @@ def test_bad_hosts_give_one_line_never_a_traceback(ssh_server, tmp_path, remote_
         assert expected in done.stderr, (args, done.stderr)
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not list((tmp_path / "runs").glob("gpt-tiny*"))  # a failed remote launch leaves no folder
+
+
+def test_without_the_ssh_extra_a_host_says_which_extra_it_needs(monkeypatch, tmp_path):
+    from backends.remote.hosts import Host
+    from backends.remote.ssh import EXTRA_HINT, Session, SSHError
+
+    monkeypatch.setitem(sys.modules, "asyncssh", None)  # as if it were not installed
+    host = Host(name="h", destination="me@127.0.0.1", workdir=str(tmp_path))
+    try:
+        Session(host)
+    except SSHError as exc:
+        assert str(exc) == EXTRA_HINT and "pip install 'workbench[ssh]'" in str(exc)
+    else:
+        raise AssertionError("a session started without asyncssh")
+
+
+def test_a_mirrored_run_is_never_called_lost_for_lack_of_local_processes(tmp_path):
+    from backends import launch
+    from backends.remote.record import write_remote
+    from backends.runs import create_run, record_event
+
+    run = create_run(tmp_path, "far", {"model": "gpt"})
+    record_event(run, "started", step=0)
+    assert launch.run_state(run).status == "lost"  # a local run with no process and no end
+    write_remote(run, host="gpu1", remote_run_dir="/w/runs/far",
+                 state={"status": "running", "reason": "", "checked": 0})
+    state = launch.run_state(run)
+    assert state.status == "running" and state.reason == "on gpu1"
+    write_remote(run, link="reconnecting", link_problem="cannot reach gpu1")
+    assert "reconnecting: cannot reach gpu1" in launch.run_state(run).reason
+    record_event(run, "stopped", step=9)  # the mirrored end wins
+    assert launch.run_state(run).status == "stopped"
