@@ -208,3 +208,45 @@ def resume_remote(run: RunDir, *, checkpoint: str | int | None = None,
     write_remote(run, state={"status": "running", "reason": "resuming", "checked": time.time()})
     return LaunchInfo(run, int(answer.get("pid") or 0), list(answer.get("command") or []), {},
                       run.logs_dir / "launcher.log", None, answer.get("resumed_from"))
+
+
+def remote_checkpoints(run: RunDir) -> list[dict[str, Any]]:
+    """The run's complete checkpoints on its host (step, path there, saved, size_bytes)."""
+    host = host_of(run)
+    record = read_remote(run) or {}
+    try:
+        with Session(host) as session:
+            found = run_workbench(session, host, "runs", record["remote_run_dir"], "--checkpoints",
+                                  "--json", timeout=120)
+    except SSHError as exc:
+        raise LaunchError(str(exc)) from exc
+    return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
+
+
+def fetch_checkpoint(run: RunDir, step: int | str) -> Any:
+    """Copy one checkpoint of a remote run into the local run folder (for the studio and the
+    playground); returns its local folder. A copy is written aside and renamed when complete."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    found = remote_checkpoints(run)
+    chosen = next((c for c in found if str(c.get("step")) == str(step)), None)
+    if chosen is None:
+        steps = ", ".join(str(c.get("step")) for c in found) or "none yet"
+        raise LaunchError(f"{run.name} has no checkpoint of step {step} on its host (there: {steps})")
+    name = Path(str(chosen["path"])).name
+    target = run.checkpoints_dir / name
+    if (target / "meta.json").is_file():
+        return target
+    partial = run.checkpoints_dir / f".tmp_fetch_{name}"
+    shutil.rmtree(partial, ignore_errors=True)
+    run.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with Session(host_of(run)) as session:
+            session.get_tree(str(chosen["path"]), partial)
+    except SSHError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise LaunchError(str(exc)) from exc
+    os.replace(partial, target)
+    return target

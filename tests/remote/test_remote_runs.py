@@ -117,6 +117,15 @@ def test_stop_over_ssh_ends_stopped_with_a_checkpoint(remote_host, tmp_path, cap
     assert state.status == "stopped" and state.checkpoint and "step_" in state.checkpoint
     assert Path(state.checkpoint).parent == remote / "checkpoints" and Path(state.checkpoint).is_dir()
     _assert_mirror_equal(run, 1)
+    # The checkpoint is listed from the host and fetched on demand, whole.
+    capsys.readouterr()
+    assert main(["runs", run.name, "--checkpoints", "--json", "--runs-dir", str(runs)]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [c["step"] for c in listed] == [state.step] and not listed[0]["here"]
+    assert main(["runs", run.name, "--fetch", str(state.step), "--runs-dir", str(runs)]) == 0
+    assert [c.step for c in launch.list_checkpoints(run)] == [state.step]
+    fetched = launch.list_checkpoints(run)[0].path
+    assert sorted(p.name for p in fetched.rglob("*")) == sorted(p.name for p in Path(state.checkpoint).rglob("*"))
     # Stopping it again is refused in one line.
     assert main(["runs", run.name, "--stop", "--runs-dir", str(runs)]) == 2
 

@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop", action="store_true",
                         help="stop RUN gracefully (finish the step, save a checkpoint)")
     parser.add_argument("--kill", action="store_true", help="end every process of RUN now")
+    parser.add_argument("--fetch", metavar="STEP", default=None,
+                        help="a remote run: copy the checkpoint of STEP here (for the studio and "
+                        "the playground)")
     parser.add_argument("--follow", action="store_true",
                         help="a remote run: mirror it here until it ends (resumes where the copy ends)")
     parser.add_argument("--json", action="store_true", help="print the list as JSON")
@@ -122,6 +125,13 @@ def _remote(run_dir: Any, args: argparse.Namespace) -> int:
                 launch.stop(run_dir)
             print(f"{run_dir.name}: {launch.run_state(run_dir).status}")
             return 0
+        if args.fetch is not None:
+            from backends.remote.launch import fetch_checkpoint
+
+            print(f"fetched {fetch_checkpoint(run_dir, args.fetch)}")
+            return 0
+        if args.checkpoints:
+            return _remote_checkpoints(run_dir, args)
         if args.follow:
             status = follow_remote(run_dir, show_progress=not args.json)
             print(json.dumps({"run_dir": str(run_dir.path), "status": status}) if args.json
@@ -129,9 +139,25 @@ def _remote(run_dir: Any, args: argparse.Namespace) -> int:
             return 0
     except (launch.LaunchError, SSHError) as exc:
         raise CommandError(str(exc)) from exc
-    if args.checkpoints:
-        return _checkpoints(run_dir, args)
     return _list([launch.summary_for(run_dir.path)], args)
+
+
+def _remote_checkpoints(run_dir: Any, args: argparse.Namespace) -> int:
+    """A remote run's checkpoints on its host; those fetched here are marked."""
+    from backends.remote.launch import remote_checkpoints
+
+    found = remote_checkpoints(run_dir)
+    for c in found:
+        c["here"] = (run_dir.checkpoints_dir / Path(str(c.get("path"))).name / "meta.json").is_file()
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    if not found:
+        print(f"{run_dir.name} has no checkpoint yet")
+    for c in found:
+        print(f"step {c['step']:>8}  {_when(c.get('saved'))}  {c.get('size_bytes', 0) / 2**20:8.1f} MiB  "
+              f"{'here' if c['here'] else 'on the host: --fetch ' + str(c['step'])}")
+    return 0
 
 
 def _end(run_dir: Any, args: argparse.Namespace) -> int:
