@@ -172,8 +172,8 @@ class MonitorPanel(QWidget):
         self.watcher = RunWatcher(self, interval=WATCH_INTERVAL_S)
         # Runs launched on a remote host: their local copies are kept up to date over SSH.
         self.remote = RemoteFollower(self)
-        self.remote.sig_link.connect(lambda _p, _l, _d: self._update_header())
-        self.remote.sig_ended.connect(lambda _p, _s: self.refresh_runs())
+        self.remote.sig_link.connect(self._on_remote_news)
+        self.remote.sig_ended.connect(self._on_remote_news)
         self.watcher.sig_metrics.connect(self._on_metrics)
         self.watcher.sig_events.connect(self._on_events)
         self.watcher.sig_history.connect(self._on_history)
@@ -922,6 +922,12 @@ class MonitorPanel(QWidget):
             self.eta_label.setText(f"ETA {format_duration(progress.eta_s)}")
         else:
             self.eta_label.setText(status)
+
+    def _on_remote_news(self, _path: Path, *_args: Any) -> None:
+        """A remote run's link changed or it ended (queued: may arrive after shutdown)."""
+        if not self._closed:
+            self._update_header()
+            self.refresh_runs()
 
     def _host_note(self, path: Path) -> str:
         """`` · on HOST`` for a run launched on a remote host, with its link when it is down."""
