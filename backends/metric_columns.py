@@ -109,8 +109,9 @@ class RankColumns:
 
     # ------------------------------------------------------------ writing
 
-    def update(self) -> list[dict[str, Any]]:
-        """Parse what was appended to the rank's file since the last update; returns those records."""
+    def update(self, collect: bool = True) -> list[dict[str, Any]]:
+        """Parse what was appended to the rank's file since the last update; returns those
+        records (none when ``collect`` is false: a first catch-up needs only the columns)."""
         try:
             size = self._tail.path.stat().st_size
         except FileNotFoundError:
@@ -120,13 +121,18 @@ class RankColumns:
                 stale.unlink()
             self.index = {"offset": 0, "records": 0, "series": [], "last_step": None}
             self._tail = JsonlTail(self._tail.path)
-        records = self._read_new()
-        if records:
-            self.append(records)
-        elif self._tail.offset != self.offset:  # only blank or skipped lines
-            self.index["offset"] = self._tail.offset
-            self._save_index()
-        return records
+        found: list[dict[str, Any]] = []
+        while True:  # slice by slice: a long backlog never sits in memory whole
+            records = self._read_new()
+            if records:
+                self.append(records)
+                if collect:
+                    found.extend(records)
+                continue
+            if self._tail.offset != self.offset:  # only blank or skipped lines
+                self.index["offset"] = self._tail.offset
+                self._save_index()
+            return found
 
     def _read_new(self) -> list[dict[str, Any]]:
         """The new complete records: a whole slice parsed as one JSON array (many times faster
@@ -272,7 +278,7 @@ class ColumnReader:
             columns = self._ranks.get(rank)
             if columns is None:
                 columns = self._ranks[rank] = RankColumns(self.run, rank)
-                columns.update()
+                columns.update(collect=False)
                 history[rank] = (columns.overviews(self.buckets), columns.records,
                                  columns.index.get("last_step"))
                 continue

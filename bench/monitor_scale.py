@@ -12,6 +12,8 @@ a fresh process so peak memory is its own:
   :mod:`backends.metric_columns`), then again (the columns are there);
 - tensorboard: ``EventAccumulator.Reload()`` of every rank's folder, keeping
   every scalar (``size_guidance`` 0), when ``tensorboard`` is importable;
+- runs list: ``--list-runs`` finished runs listed by the launch service, and
+  by the Monitor's refresh (:mod:`backends.run_list_cache`);
 - follow: ``--ranks`` writer threads append a record every 0.1 s each for
   ``--follow-seconds``; a :class:`~backends.runs.RunReader` polled every 0.1 s
   (the watcher's period) sees each; latency = seen minus written, p95.
@@ -176,6 +178,29 @@ def measure_follow(root: Path, ranks: int, seconds: float) -> dict:
             "records": int(lat.size), "writers": ranks}
 
 
+def measure_list(root: Path, count: int) -> dict:
+    """The runs list with ``count`` runs: the launch service's, and the Monitor's cached one."""
+    from backends import launch
+    from backends.run_list_cache import RunListCache
+    from backends.runs import MetricsWriter, create_run, record_event
+
+    for i in range(count):
+        run = create_run(root, f"run-{i:04d}", {"model": "gpt", "nproc": 2, "steps": 100})
+        record_event(run, "started", step=0)
+        with MetricsWriter(run, 0) as w:
+            for step in range(1, 21):
+                w.write(step, "train", loss=1.0 / step)
+        record_event(run, "finished", step=20)
+    t = time.perf_counter()
+    plain = len(launch.list_runs(root))
+    full = time.perf_counter() - t
+    cache = RunListCache()
+    cache.list_runs(root)
+    t = time.perf_counter()
+    cached = len(cache.list_runs(root))
+    return {"runs": plain, "list_s": full, "cached_s": time.perf_counter() - t, "cached_runs": cached}
+
+
 def _child(what: str, *args: str) -> dict:
     out = subprocess.run([sys.executable, __file__, "--measure", what, *args], capture_output=True,
                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -190,6 +215,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--fields", type=int, default=10)
     parser.add_argument("--follow-seconds", type=float, default=10.0)
+    parser.add_argument("--list-runs", type=int, default=1000, help="runs in the runs-list measure")
+    parser.add_argument("--no-tensorboard", action="store_true",
+                        help="skip the TensorBoard comparison (its event files take long to write)")
     parser.add_argument("--keep", type=Path, default=None, help="write the data here and keep it")
     parser.add_argument("--measure", default=None, help=argparse.SUPPRESS)
     parser.add_argument("args", nargs="*", help=argparse.SUPPRESS)
@@ -208,7 +236,7 @@ def main() -> None:
         print(f"wrote {args.ranks} ranks x {args.steps} steps x {args.fields} fields: "
               f"{size / 2**20:.0f} MiB of JSON Lines in {time.perf_counter() - t:.1f} s", flush=True)
         t = time.perf_counter()
-        logs = write_tensorboard(root, args.ranks, args.steps, args.fields)
+        logs = None if args.no_tensorboard else write_tensorboard(root, args.ranks, args.steps, args.fields)
         if logs is not None:
             print(f"wrote the same as TensorBoard event files in {time.perf_counter() - t:.1f} s", flush=True)
         first = _child("monitor", str(run_path), str(args.ranks * args.steps))
@@ -226,7 +254,10 @@ def main() -> None:
             print(f"ratio: monitor is {tb['seconds'] / monitor['seconds']:.1f}x faster opening again, "
                   f"{tb['seconds'] / first['seconds']:.1f}x the first time (goal >= 5x)")
         else:
-            print("tensorboard not importable: no comparison (pip install tensorboard)")
+            print("no TensorBoard comparison (--no-tensorboard, or pip install tensorboard)")
+        listing = measure_list(root / "many", args.list_runs)
+        print(f"runs list with {listing['runs']} runs: {listing['list_s']:.2f} s read whole, "
+              f"{listing['cached_s']:.2f} s on the Monitor's refresh (unchanged runs not read again)")
         follow = measure_follow(root / "runs", args.ranks, args.follow_seconds)
         print(f"follow: {follow['writers']} writers, p95 latency {follow['p95_s'] * 1000:.0f} ms "
               f"(median {follow['median_s'] * 1000:.0f} ms, {follow['records']} records)")

@@ -134,7 +134,7 @@ def follow(
     run: RunDir,
     *,
     interval: float = 0.5,
-    state_every: float = 3.0,
+    state_every: float = 5.0,
     stop: threading.Event | None = None,
     on_link: Callable[[str, str], Any] | None = None,
     max_pause: float = 10.0,

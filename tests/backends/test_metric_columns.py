@@ -77,3 +77,16 @@ def test_column_reader_gives_history_once_then_new_records(tmp_path):
     _write(run, 1, 3, start=5001)
     update, history = reader.poll()
     assert not history and [r["step"] for r in update.metrics[1]] == [5001, 5002, 5003]
+
+
+def test_a_backlog_longer_than_a_slice_is_read_whole_slice_by_slice(tmp_path, monkeypatch):
+    import backends.metric_columns as mc
+
+    monkeypatch.setattr(mc, "_PARSE_SLICE", 4096)
+    run = create_run(tmp_path, "big", {"model": "gpt"})
+    _write(run, 0, 3000)
+    reader = ColumnReader(run, buckets=10_000)
+    _update, history = reader.poll()
+    columns, records, last_step = history[0]
+    assert records == 3000 and last_step == 3000
+    assert columns[("train", "loss")][0].tolist() == list(range(1, 3001))
