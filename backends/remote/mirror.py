@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from backends.launch.errors import LaunchError
 from backends.remote.hosts import Host
 from backends.remote.launch import host_of, remote_state
 from backends.remote.record import read_remote, write_remote
@@ -36,6 +37,8 @@ ENDED = ("finished", "stopped", "killed", "failed", "lost", "unreadable")
 # One poll reads at most this much of one file; a long backlog comes over several polls.
 _MAX_READ = 8 * 1024 * 1024
 _RANK_PREFIX, _RANK_SUFFIX = "rank_", ".jsonl"
+# The host answered but could not give the run's state this many times in a row: stop following.
+_MAX_REFUSALS = 3
 
 
 def _size(path: Path) -> int:
@@ -146,7 +149,7 @@ def follow(
     """
     stop = stop or threading.Event()
     mirror = Mirror(run)
-    link, pause, last_check = "", 1.0, 0.0
+    link, pause, last_check, refusals = "", 1.0, 0.0, 0
     status = str(((read_remote(run) or {}).get("state") or {}).get("status") or "running")
 
     def _link(new: str, detail: str = "") -> None:
@@ -169,13 +172,20 @@ def follow(
                         _link("connected")
                         return status
                 _link("connected")
-                pause = 1.0
+                pause, refusals = 1.0, 0
                 stop.wait(interval)
             except SSHError as exc:
                 mirror.close()
                 _link("reconnecting", str(exc))
                 stop.wait(pause)
                 pause = min(pause * 2, max_pause)
+            except LaunchError as exc:  # the host answers, but cannot say what the run does
+                refusals += 1
+                if refusals >= _MAX_REFUSALS:
+                    write_remote(run, state={"status": "unreadable", "reason": str(exc),
+                                             "checked": time.time()})
+                    return "unreadable"
+                stop.wait(pause)
             except Exception as exc:  # noqa: BLE001 - a bad answer must not kill the follower
                 mirror.close()
                 _link("reconnecting", f"{type(exc).__name__}: {exc}")

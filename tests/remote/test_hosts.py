@@ -119,3 +119,19 @@ def test_a_mirrored_run_is_never_called_lost_for_lack_of_local_processes(tmp_pat
     assert "reconnecting: cannot reach gpu1" in launch.run_state(run).reason
     record_event(run, "stopped", step=9)  # the mirrored end wins
     assert launch.run_state(run).status == "stopped"
+
+
+def test_following_a_run_the_host_no_longer_has_ends_unreadable_in_one_line(remote_host, tmp_path):
+    from backends import launch
+    from backends.remote.mirror import follow
+    from backends.remote.record import write_remote
+    from backends.runs import create_run, record_event
+
+    host = remote_host("lab")
+    run = create_run(tmp_path / "runs", "gone", {"model": "gpt"})
+    record_event(run, "started", step=0)
+    write_remote(run, host="lab", kind="ssh", host_config=host.to_dict(), events_base=0,
+                 remote_run_dir=str(tmp_path / "remote-lab" / "runs" / "gone"))
+    assert follow(run, interval=0.1, state_every=0.1) == "unreadable"
+    state = launch.run_state(run)
+    assert state.status == "unreadable" and "no run" in state.reason and "\n" not in state.reason
