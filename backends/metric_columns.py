@@ -239,7 +239,28 @@ class RankColumns:
         return decimate(points, buckets)
 
     def overviews(self, buckets: int = OVERVIEW_BUCKETS) -> Columns:
-        return {key: self.overview(*key, buckets=buckets) for key in self.series()}
+        """Every series' overview; kept on disk for the offset it was made at, so a run that did
+        not grow since (a finished one) reopens without reading its columns at all."""
+        path = self.folder / f"overview-{int(buckets)}.npz"
+        try:
+            with np.load(path) as saved:
+                if int(saved["offset"]) == self.offset and int(saved["count"]) == len(self.series()):
+                    return {key: (saved[f"{i}s"], saved[f"{i}t"], saved[f"{i}v"])
+                            for i, key in enumerate(self.series())}
+        except (OSError, ValueError, KeyError):
+            pass
+        found = {key: self.overview(*key, buckets=buckets) for key in self.series()}
+        arrays: dict[str, np.ndarray] = {"offset": np.array(self.offset),
+                                         "count": np.array(len(found))}
+        for i, (steps, times, values) in enumerate(found.values()):
+            arrays.update({f"{i}s": steps, f"{i}t": times, f"{i}v": values})
+        tmp = self.folder / f".overview-{int(buckets)}.tmp.npz"
+        try:
+            np.savez(tmp, **arrays)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a full disk: the overview is simply made again next time
+        return found
 
 
 def decimate(points: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -90,3 +90,18 @@ def test_a_backlog_longer_than_a_slice_is_read_whole_slice_by_slice(tmp_path, mo
     columns, records, last_step = history[0]
     assert records == 3000 and last_step == 3000
     assert columns[("train", "loss")][0].tolist() == list(range(1, 3001))
+
+
+def test_overviews_are_kept_for_their_offset_and_made_again_when_the_run_grows(tmp_path):
+    run = create_run(tmp_path, "big", {"model": "gpt"})
+    _write(run, 0, 3000)
+    columns = RankColumns(run, 0)
+    columns.update()
+    first = columns.overviews(100)
+    assert (columns.folder / "overview-100.npz").is_file()
+    again = RankColumns(run, 0).overviews(100)
+    assert all(np.array_equal(first[k][0], again[k][0]) for k in first)
+    _write(run, 0, 10, start=3001)
+    grown = RankColumns(run, 0)
+    grown.update()
+    assert grown.overviews(100)[("train", "loss")][0][-1] == 3010

@@ -126,6 +126,10 @@ def test_stop_over_ssh_ends_stopped_with_a_checkpoint(remote_host, tmp_path, cap
     assert [c.step for c in launch.list_checkpoints(run)] == [state.step]
     fetched = launch.list_checkpoints(run)[0].path
     assert sorted(p.name for p in fetched.rglob("*")) == sorted(p.name for p in Path(state.checkpoint).rglob("*"))
+    # The run's own line asks the host once (and brings the copy up to date).
+    capsys.readouterr()
+    assert main(["runs", run.name, "--json", "--runs-dir", str(runs)]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["status"] == "stopped"
     # Stopping it again is refused in one line.
     assert main(["runs", run.name, "--stop", "--runs-dir", str(runs)]) == 2
 

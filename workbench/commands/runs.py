@@ -137,9 +137,28 @@ def _remote(run_dir: Any, args: argparse.Namespace) -> int:
             print(json.dumps({"run_dir": str(run_dir.path), "status": status}) if args.json
                   else f"{run_dir.name}: {status}")
             return 0
+        _sync(run_dir)
     except (launch.LaunchError, SSHError) as exc:
         raise CommandError(str(exc)) from exc
     return _list([launch.summary_for(run_dir.path)], args)
+
+
+def _sync(run_dir: Any) -> None:
+    """Bring a remote run's copy and state up to date once (the last known ones if unreachable)."""
+    import sys
+
+    from backends.remote.launch import remote_state
+    from backends.remote.mirror import Mirror
+    from backends.remote.ssh import SSHError
+
+    mirror = Mirror(run_dir)
+    try:
+        mirror.poll()
+        remote_state(run_dir, mirror.connect())
+    except SSHError as exc:
+        print(f"showing the last known state: {exc}", file=sys.stderr)
+    finally:
+        mirror.close()
 
 
 def _remote_checkpoints(run_dir: Any, args: argparse.Namespace) -> int:
