@@ -339,12 +339,33 @@ class RunMetrics:
             top = int(steps.max())
             if kind != "memory" and (self.last_step is None or top > self.last_step):
                 self.last_step = top
-            key = (kind, name, int(rank))
-            series = self.series.get(key)
-            if series is None:
-                series = self.series[key] = Series()
-                self.version += 1
-            series.extend(steps, times, values)
+            self._extend(kind, name, rank, steps, times, values)
+
+    def add_columns(self, rank: int, columns: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray,
+                                                                             np.ndarray]],
+                    records: int = 0, last_step: int | None = None) -> None:
+        """File a rank's history given as arrays (a large run's overviews, see
+        :mod:`backends.metric_columns`) instead of records."""
+        for (kind, name), (steps, times, values) in columns.items():
+            if len(steps) == 0:
+                continue
+            self._extend(kind, name, rank, steps, times, values)
+            first, last = float(np.min(times)), float(np.max(times))
+            if self.start_time is None or first < self.start_time:
+                self.start_time = first
+            if self.last_time is None or last > self.last_time:
+                self.last_time = last
+        self.records += int(records)
+        if last_step is not None and (self.last_step is None or last_step > self.last_step):
+            self.last_step = int(last_step)
+
+    def _extend(self, kind: str, name: str, rank: int, steps: Any, times: Any, values: Any) -> None:
+        key = (kind, name, int(rank))
+        series = self.series.get(key)
+        if series is None:
+            series = self.series[key] = Series()
+            self.version += 1
+        series.extend(steps, times, values)
 
     def get(self, kind: str, name: str, rank: int) -> Series | None:
         return self.series.get((kind, name, rank))

@@ -61,6 +61,8 @@ from backends.monitor_data import (
     format_duration,
 )
 from backends.run_sources import latest_sample_of
+from backends.remote.record import is_remote, read_remote
+from backends.run_list_cache import RunListCache
 from backends.runs import (
     ENDED,
     RunDir,
@@ -93,6 +95,7 @@ from panels.monitor.runs_model import RunsModel
 from panels.monitor.sample_preview import SamplePreview
 from panels.monitor.scaling_view import ScalingView
 from workbench.context import AppContext
+from workbench.remote_follower import RemoteFollower
 from workbench.run_watcher import RunWatcher
 
 REDRAW_INTERVAL_MS = 40  # 25 Hz: smooth to the eye, and never once per record
@@ -137,11 +140,13 @@ class WatchedRun:
                 or module or "?")
 
 
-def _list_runs(runs_dir: Path) -> list[RunSummary]:
-    """Runs of the runs folder with their true state (the launch service decides it)."""
-    from backends.launch import list_runs as list_runs_with_state
+_RUN_LIST = RunListCache()
 
-    return list_runs_with_state(runs_dir)
+
+def _list_runs(runs_dir: Path) -> list[RunSummary]:
+    """Runs of the runs folder with their true state (the launch service decides it); runs that
+    ended and did not change since the last listing are not read again."""
+    return _RUN_LIST.list_runs(runs_dir)
 
 
 def _delete_runs(paths: list[Path]) -> list[Path]:
@@ -179,8 +184,13 @@ class MonitorPanel(QWidget):
         self._closed = False
 
         self.watcher = RunWatcher(self, interval=WATCH_INTERVAL_S)
+        # Runs launched on a remote host: their local copies are kept up to date over SSH.
+        self.remote = RemoteFollower(self)
+        self.remote.sig_link.connect(self._on_remote_news)
+        self.remote.sig_ended.connect(self._on_remote_news)
         self.watcher.sig_metrics.connect(self._on_metrics)
         self.watcher.sig_events.connect(self._on_events)
+        self.watcher.sig_history.connect(self._on_history)
         self.watcher.sig_problem.connect(self._on_problem)
         self._list_tasks = context.task_runner(self, "monitor-list")
         self._file_tasks = context.task_runner(self, "monitor-files")
@@ -581,6 +591,8 @@ class MonitorPanel(QWidget):
                 self.context.show_status(str(exc))
         self.runs[path] = state
         self.watcher.watch(path)
+        if is_remote(RunDir(path)) and self.status_of(path) in ("running", "created", "unknown"):
+            self.remote.follow(path)
 
     def _prune_watched(self) -> None:
         """Stop watching runs that are neither shown nor running (their data is dropped)."""
@@ -590,6 +602,7 @@ class MonitorPanel(QWidget):
 
     def _unwatch(self, path: Path) -> None:
         self.watcher.unwatch(path)
+        self.remote.unfollow(path)
         self.runs.pop(path, None)
         self.predictor.forget(path)
         self._backlog = deque(entry for entry in self._backlog if entry[0] != path)
@@ -615,6 +628,14 @@ class MonitorPanel(QWidget):
             self._backlog.append((path, rank, records[start : start + BATCH_SLICE]))
         if not self._backlog_timer.isActive():
             self._backlog_timer.start()
+
+    def _on_history(self, path: Path, rank: int, history: Any) -> None:
+        """A large run's history for one rank, already reduced to what the plots show."""
+        state = self.runs.get(Path(path))
+        if state is not None:
+            columns, records, last_step = history
+            state.metrics.add_columns(rank, columns, records, last_step)
+            self._invalidate_layout()
 
     def _drain_backlog(self) -> None:
         if self._backlog:
@@ -908,8 +929,8 @@ class MonitorPanel(QWidget):
         self.title_label.setText(
             f"<b>{current.name}</b>{extra} · {status} · "
             f"{current.model_label} · {_text(config.get('strategy')) or '?'} "
-            f"× {world}" + (f"<br><span style='color: gray;'>{html.escape(reason)}</span>"
-                            if reason else "")
+            f"× {world}" + self._host_note(current.path)
+            + (f"<br><span style='color: gray;'>{html.escape(reason)}</span>" if reason else "")
         )
         progress = self.progress()
         if progress is None:
@@ -923,6 +944,22 @@ class MonitorPanel(QWidget):
             self.eta_label.setText(f"ETA {format_duration(progress.eta_s)}")
         else:
             self.eta_label.setText(status)
+
+    def _on_remote_news(self, _path: Path, *_args: Any) -> None:
+        """A remote run's link changed or it ended (queued: may arrive after shutdown)."""
+        if not self._closed:
+            self._update_header()
+            self.refresh_runs()
+
+    def _host_note(self, path: Path) -> str:
+        """`` · on HOST`` for a run launched on a remote host, with its link when it is down."""
+        record = read_remote(RunDir(path))
+        if record is None:
+            return ""
+        link = self.remote.links.get(path) or record.get("link") or ""
+        job = f", Slurm job {record['job_id']}" if record.get("job_id") else ""
+        note = f" · on <b>{record.get('host', '?')}</b>{job}"
+        return note + (" · <i>reconnecting…</i>" if link == "reconnecting" else "")
 
     def status_of(self, path: Path) -> str:
         """The run's state as listed (liveness checked), or as its events say until listed."""
@@ -1087,6 +1124,7 @@ class MonitorPanel(QWidget):
         if self.delete_dialog is not None:
             self.delete_dialog.reject()
         self.watcher.stop()
+        self.remote.stop()
         self._list_tasks.shutdown()
         self._file_tasks.shutdown()
         self._checkpoint_tasks.shutdown()

@@ -257,6 +257,19 @@ class TrainingPanel(QWidget):
         self.resume_button.clicked.connect(self.resume)
         self.run_label = QLabel("No run selected")
         self.run_label.setObjectName("run_label")
+        self.host_box = QComboBox()
+        self.host_box.setObjectName("host_box")
+        self.host_box.setToolTip("Where Launch starts the run: this machine, or a saved remote host "
+                                 "(the run is mirrored here as it trains)")
+        hosts_button = QPushButton("Hosts…")
+        hosts_button.setObjectName("hosts_button")
+        hosts_button.clicked.connect(self.open_hosts_dialog)
+        self.hosts_dialog: Any = None
+        self.refresh_hosts()
+        host_row = QHBoxLayout()
+        host_row.addWidget(QLabel("Run on"))
+        host_row.addWidget(self.host_box, 1)
+        host_row.addWidget(hosts_button)
         control = QHBoxLayout()
         for button in (self.launch_button, self.stop_button, self.kill_button, self.resume_button):
             control.addWidget(button)
@@ -274,6 +287,7 @@ class TrainingPanel(QWidget):
         self.exposure_label.setWordWrap(True)
         command_layout.addWidget(self.exposure_label)
         command_layout.addLayout(command_buttons)
+        command_layout.addLayout(host_row)
         command_layout.addLayout(control)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.planner)
@@ -466,9 +480,47 @@ class TrainingPanel(QWidget):
         if self.prepared is None or self.prepared.config is None:
             return
         self.launch_button.setEnabled(False)
+        host = self.selected_host()
+        if host is not None:
+            self.context.show_status(f"Starting the run on {host}…")
+            self._actions.submit(_launch_remote, self.prepared.config, self.context.runs_dir, host,
+                                 on_done=self._launched, on_error=self._action_failed)
+            return
         self._actions.submit(_launch, self.prepared.config, self.context.runs_dir,
                              self._gpu_count or 0, on_done=self._launched,
                              on_error=self._action_failed)
+
+    # ------------------------------------------------------------ remote hosts
+
+    def refresh_hosts(self) -> None:
+        """Fill the host picker from the saved hosts (this machine first)."""
+        from backends.remote.hosts import HostError, load_hosts
+
+        chosen = self.host_box.currentData()
+        try:
+            hosts = load_hosts()
+        except HostError as exc:
+            hosts = {}
+            self.context.show_error(str(exc))
+        self.host_box.clear()
+        self.host_box.addItem("This machine", None)
+        for host in hosts.values():
+            self.host_box.addItem(f"{host.name} ({host.kind}, {host.destination})", host.name)
+        index = self.host_box.findData(chosen)
+        self.host_box.setCurrentIndex(max(0, index))
+
+    def selected_host(self) -> str | None:
+        return self.host_box.currentData()
+
+    def open_hosts_dialog(self) -> Any:
+        from panels.training.hosts_dialog import HostsDialog
+
+        if self.hosts_dialog is None:
+            self.hosts_dialog = HostsDialog(self.context, self)
+            self.hosts_dialog.sig_hosts_changed.connect(self.refresh_hosts)
+        self.hosts_dialog.refresh()
+        self.hosts_dialog.show()
+        return self.hosts_dialog
 
     def _launched(self, result: tuple[Path, int | None]) -> None:
         run_path, resumed_from = result
@@ -563,6 +615,8 @@ class TrainingPanel(QWidget):
         self._actions.shutdown()
         self._plan_tasks.shutdown()
         self._sweep_tasks.shutdown()
+        if self.hosts_dialog is not None:
+            self.hosts_dialog.shutdown()
 
 
 def _launch(config: dict[str, Any], runs_dir: Path, gpu_count: int) -> tuple[Path, None]:
@@ -574,6 +628,21 @@ def _launch(config: dict[str, Any], runs_dir: Path, gpu_count: int) -> tuple[Pat
     else:
         info = launch.launch(TrainConfig.from_dict(config), runs_dir, cuda_devices=gpu_count)
     return info.run.path, None
+
+
+def _launch_remote(config: dict[str, Any], runs_dir: Path, host_name: str) -> tuple[Path, None]:
+    """Prepare the run here and start it on the saved host (mirrored by the Monitor)."""
+    from backends.remote.hosts import HostError, get_host
+    from backends.remote.launch import launch_remote
+    from backends.train.config import TrainConfig
+
+    try:
+        host = get_host(host_name)
+    except HostError as exc:
+        from backends.launch import LaunchError
+
+        raise LaunchError(str(exc)) from exc
+    return launch_remote(TrainConfig.from_dict(config), runs_dir, host).path, None
 
 
 def _stop(run_path: Path) -> None:

@@ -8,6 +8,11 @@ event files, ``backends.tensorboard.reader.TensorBoardReader``: see
 poll. New records are emitted in batches: one signal per run and rank per
 poll, never one per record. The GUI thread receives them through
 queued signals and never touches a file.
+
+A large run (see :mod:`backends.metric_columns`) is read through its metric
+columns instead: each rank's history arrives once as reduced arrays
+(``sig_history``), built from the columns (parsed once and kept on disk), and
+only the records appended after it arrive as records.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from backends.metric_columns import ColumnReader, is_large
 from backends.run_sources import open_reader
+from backends.runs import RunDir, RunReader
 
 
 class RunWatcher(QObject):
@@ -29,16 +36,19 @@ class RunWatcher(QObject):
     sig_metrics(object, int, object)   run path, rank, list of new metric records
     sig_events(object, object)         run path, list of new lifecycle events
     sig_problem(object, str)           run path, a skipped line or unreadable file
+    sig_history(object, int, object)   run path, rank, (arrays by (kind, field), records, last step)
     """
 
     sig_metrics = Signal(object, int, object)
     sig_events = Signal(object, object)
     sig_problem = Signal(object, str)
+    sig_history = Signal(object, int, object)
 
     def __init__(self, parent: QObject | None = None, interval: float = 0.1) -> None:
         super().__init__(parent)
         self.interval = interval
-        self._readers: dict[Path, Any] = {}  # RunReader or TensorBoardReader
+        # RunReader, ColumnReader or TensorBoardReader; None until chosen on the thread.
+        self._readers: dict[Path, Any] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -48,7 +58,7 @@ class RunWatcher(QObject):
         path = Path(run_path)
         with self._lock:
             if path not in self._readers:
-                self._readers[path] = open_reader(path)
+                self._readers[path] = None  # chosen on the thread: sizing a run reads the disk
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(
@@ -76,8 +86,14 @@ class RunWatcher(QObject):
         with self._lock:
             readers = list(self._readers.items())
         for path, reader in readers:
+            history: dict = {}
             try:
-                update = reader.poll()
+                if reader is None:
+                    reader = self._choose_reader(path)
+                if isinstance(reader, ColumnReader):
+                    update, history = reader.poll()
+                else:
+                    update = reader.poll()
             except OSError as exc:
                 self.sig_problem.emit(path, f"cannot read {path}: {exc.strerror or exc}")
                 continue
@@ -85,12 +101,27 @@ class RunWatcher(QObject):
                 self.sig_problem.emit(path, str(exc))
                 self.unwatch(path)
                 continue
+            for rank, arrays in history.items():
+                self.sig_history.emit(path, rank, arrays)
             if update.events:
                 self.sig_events.emit(path, update.events)
             for rank, records in update.metrics.items():
                 self.sig_metrics.emit(path, rank, records)
             for problem in update.problems:
                 self.sig_problem.emit(path, problem)
+
+    def _choose_reader(self, path: Path) -> Any:
+        run = RunDir(path)
+        reader: Any = open_reader(path)  # a run folder, or a TensorBoard log folder
+        if isinstance(reader, RunReader) and is_large(run):
+            try:
+                reader = ColumnReader(run)
+            except OSError:  # a read-only folder: read it whole
+                pass
+        with self._lock:
+            if path in self._readers:
+                self._readers[path] = reader
+        return reader
 
     def _loop(self) -> None:
         while not self._stop.is_set():

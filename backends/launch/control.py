@@ -38,6 +38,7 @@ from backends.launch.ownership import (
     pid_belongs,
     recorded_pids,
 )
+from backends.remote.record import is_remote
 from backends.runs import SCHEMA_VERSION, RunDir, read_events, record_event
 
 STOP_FILE = "stop"
@@ -121,7 +122,12 @@ def stop(run: RunDir, *, sigterm_after: float = 5.0, poll: float = 0.1) -> bool:
     Writes the stop file; if the run is still alive after ``sigterm_after``
     seconds (0: at once), sends SIGTERM to the launcher, which forwards it to
     every rank. Each rank finishes its step and the run saves a checkpoint.
+    A run launched on a remote host is stopped there (:mod:`backends.remote.launch`).
     """
+    if is_remote(run):
+        from backends.remote.launch import stop_remote
+
+        return stop_remote(run)
     (run.path / STOP_FILE).write_text("stop requested\n", encoding="utf-8")
     deadline = time.monotonic() + sigterm_after
     while time.monotonic() < deadline:
@@ -153,8 +159,16 @@ def _last_step(run: RunDir) -> int | None:
 
 
 def kill(run: RunDir, *, wait_s: float = 5.0) -> list[int]:
-    """End every process of the run now; returns the pids signalled. Checkpoints stay."""
+    """End every process of the run now; returns the pids signalled. Checkpoints stay.
+
+    A run launched on a remote host is killed there (``scancel`` for a Slurm job).
+    """
     from backends.launch.state import run_state
+
+    if is_remote(run):
+        from backends.remote.launch import kill_remote
+
+        return kill_remote(run)
 
     if run_state(run).status == "running":
         step = _last_step(run)

@@ -37,6 +37,7 @@ from backends.launch.control import LaunchInfo, remove_interrupted_checkpoints, 
 from backends.launch.errors import LaunchError, RunBusyError
 from backends.launch.ownership import busy_message, is_alive
 from backends.launch.script import ScriptConfig, is_script_config, validate_script
+from backends.remote.record import is_remote
 from backends.runs import (
     RunDir,
     RunDirError,
@@ -226,6 +227,10 @@ def resume(
         config = read_run_config(run).with_overrides(list(overrides))
     except (RunDirError, TrainConfigError) as exc:
         raise LaunchError(str(exc)) from exc
+    if is_remote(run):  # resumed on its host, by the host's own launch service
+        from backends.remote.launch import resume_remote
+
+        return resume_remote(run, checkpoint=checkpoint, overrides=overrides)
     if is_alive(run):
         raise RunBusyError(busy_message(run))
     if isinstance(config, ScriptConfig):

@@ -13,7 +13,10 @@ States:
 
 The events log says how a run ended; the live lock and the recorded pids say
 whether anything still runs. A run on another host (a shared file system)
-cannot be checked from here and keeps what its events say.
+cannot be checked from here and keeps what its events say. A run launched on
+a remote host (its folder has ``remote.json``) is a mirror: no local process
+holds it, so its state is what the host last said (recorded by the mirror),
+unless the mirrored events already show its end.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.launch.ownership import is_live, live_pids, read_run_info
+from backends.remote.record import read_remote
 from backends.runs import RunDir, RunSummary, read_events
 from backends.runs import list_runs as list_run_folders
 
@@ -83,6 +87,9 @@ def run_state(run: RunDir, events: list[dict[str, Any]] | None = None) -> RunSta
     """The one answer to "what is this run doing?" (see the module docstring)."""
     events = read_events(run) if events is None else events
     status, deciding, error, _started = _lifecycle(events)
+    remote = read_remote(run)
+    if remote is not None and status not in ENDINGS:
+        return _remote_state(status, remote)
     info = read_run_info(run)
     alive = is_live(run) or bool(live_pids(run))
     pids = tuple(live_pids(run)) if alive else ()
@@ -110,6 +117,20 @@ def run_state(run: RunDir, events: list[dict[str, Any]] | None = None) -> RunSta
     if status == "unknown":
         return RunState("unreadable", "events.jsonl holds no lifecycle event")
     return RunState(status)
+
+
+def _remote_state(status: str, remote: Mapping[str, Any]) -> RunState:
+    """A mirrored run not yet ended in its events: what its host last said."""
+    host = remote.get("host", "?")
+    said = remote.get("state") if isinstance(remote.get("state"), Mapping) else {}
+    told = str(said.get("status") or ("running" if status == "running" else "created"))
+    if told not in STATES:
+        told = "unreadable"
+    reason = str(said.get("reason") or "")
+    where = f"on {host}" + (f": {reason}" if reason else "")
+    if remote.get("link") == "reconnecting":
+        where += f" (reconnecting: {remote.get('link_problem') or 'connection lost'})"
+    return RunState(told, where)
 
 
 def _ending_reason(status: str, event: Mapping[str, Any]) -> str:

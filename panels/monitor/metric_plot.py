@@ -108,15 +108,19 @@ def segment_breaks(step: np.ndarray, time: np.ndarray, x_time: bool) -> np.ndarr
     return np.flatnonzero(breaks)
 
 
+LEGEND_LIMIT = 16  # plots with more curves than this show no legend
+
+
 class _Curve:
     """A spec with its two plot items (faint raw, smoothed) and what it last drew."""
 
-    def __init__(self, plot: pg.PlotItem, spec: CurveSpec) -> None:
+    def __init__(self, plot: pg.PlotItem, spec: CurveSpec, legend: bool = True) -> None:
         self.spec = spec
         self._plot = plot
         color = pg.mkColor(spec.color)
         self.main = pg.PlotDataItem(
-            pen=pg.mkPen(color, width=spec.width, style=spec.style), name=spec.label
+            pen=pg.mkPen(color, width=spec.width, style=spec.style),
+            name=spec.label if legend else None,
         )
         self._add(self.main)
         self._raw: pg.PlotDataItem | None = None  # made when smoothing is first turned on
@@ -244,7 +248,9 @@ class MetricPlot(pg.PlotWidget):
                 self._curves.pop(key).remove(self.plotItem)
                 curve = None
             if curve is None:
-                self._curves[key] = _Curve(self.plotItem, spec)
+                # Dozens of ranks: a legend entry per curve would cover the plot (and cost more
+                # to lay out than the curves to draw); the hover readout names the curve instead.
+                self._curves[key] = _Curve(self.plotItem, spec, legend=len(wanted) <= LEGEND_LIMIT)
             elif curve.spec != spec:  # a new scale or time origin: draw again
                 curve.spec = spec
                 curve.drawn = None

@@ -12,7 +12,8 @@ terminal, both through environment variables the program reads:
 
 Rule for lines that are not run: a line that needs a GPU (``device=cuda`` on a
 machine without one), several machines (``nnodes`` above 1 without
-``--print-command``, which only prints the commands) or the reader's own model
+``--print-command``, which only prints the commands), another machine (``hosts
+check``, ``--host``: tests send traffic to loopback only) or the reader's own model
 folder (a path under ``~/``, e.g. a downloaded Hugging Face model) is skipped,
 and says why.
 Lines that do not start with ``workbench`` (the install lines) are not examples
@@ -55,6 +56,8 @@ def skip_reason(argv: list[str]) -> str | None:
         nodes = re.search(r"nnodes=(\d+)", text)
         if nodes and int(nodes.group(1)) > 1:
             return "needs several machines"
+    if "--host" in argv or argv[1:3] == ["hosts", "check"]:
+        return "reaches another machine"
     if any(a.startswith("~/") for a in argv):
         return "needs your own model folder"
     if "device=cuda" in text:

@@ -22,6 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop", action="store_true",
                         help="stop RUN gracefully (finish the step, save a checkpoint)")
     parser.add_argument("--kill", action="store_true", help="end every process of RUN now")
+    parser.add_argument("--fetch", metavar="STEP", default=None,
+                        help="a remote run: copy the checkpoint of STEP here (for the studio and "
+                        "the playground)")
+    parser.add_argument("--follow", action="store_true",
+                        help="a remote run: mirror it here until it ends (resumes where the copy ends)")
     parser.add_argument("--json", action="store_true", help="print the list as JSON")
 
 
@@ -47,10 +52,17 @@ def run(args: argparse.Namespace) -> int:
     from backends import launch
 
     if args.run is None:
-        if args.checkpoints or args.stop or args.kill:
-            raise CommandError("--checkpoints, --stop and --kill need a RUN: workbench runs RUN --stop")
+        if args.checkpoints or args.stop or args.kill or args.follow:
+            raise CommandError("--checkpoints, --stop, --kill and --follow need a RUN: "
+                               "workbench runs RUN --stop")
         return _list(launch.list_runs(args.runs_dir), args)
     run_dir = _run_dir(args)
+    from backends.remote.record import is_remote
+
+    if is_remote(run_dir):
+        return _remote(run_dir, args)
+    if args.follow:
+        raise CommandError(f"{run_dir.name} runs on this machine: watch it with workbench or its folder")
     if args.stop or args.kill:
         return _end(run_dir, args)
     if args.checkpoints:
@@ -93,6 +105,78 @@ def _checkpoints(run_dir: Any, args: argparse.Namespace) -> int:
         return 0
     for c in found:
         print(f"step {c.step:>8}  {_when(c.saved)}  {c.size_bytes / 2**20:8.1f} MiB  {c.path}")
+    return 0
+
+
+def _remote(run_dir: Any, args: argparse.Namespace) -> int:
+    """Stop, kill or follow a run that runs on a remote host (its state: what the host says)."""
+    from backends import launch
+    from backends.remote.ssh import SSHError
+    from workbench.commands.train import follow_remote
+
+    try:
+        if args.stop or args.kill:
+            state = launch.run_state(run_dir)
+            if state.status != "running":
+                raise CommandError(f"{run_dir.name} is not running (it is {state.status}): nothing to "
+                                   + ("kill" if args.kill else "stop"))
+            if args.kill:
+                launch.kill(run_dir)
+            else:
+                launch.stop(run_dir)
+            print(f"{run_dir.name}: {launch.run_state(run_dir).status}")
+            return 0
+        if args.fetch is not None:
+            from backends.remote.launch import fetch_checkpoint
+
+            print(f"fetched {fetch_checkpoint(run_dir, args.fetch)}")
+            return 0
+        if args.checkpoints:
+            return _remote_checkpoints(run_dir, args)
+        if args.follow:
+            status = follow_remote(run_dir, show_progress=not args.json)
+            print(json.dumps({"run_dir": str(run_dir.path), "status": status}) if args.json
+                  else f"{run_dir.name}: {status}")
+            return 0
+        _sync(run_dir)
+    except (launch.LaunchError, SSHError) as exc:
+        raise CommandError(str(exc)) from exc
+    return _list([launch.summary_for(run_dir.path)], args)
+
+
+def _sync(run_dir: Any) -> None:
+    """Bring a remote run's copy and state up to date once (the last known ones if unreachable)."""
+    import sys
+
+    from backends.remote.launch import remote_state
+    from backends.remote.mirror import Mirror
+    from backends.remote.ssh import SSHError
+
+    mirror = Mirror(run_dir)
+    try:
+        mirror.poll()
+        remote_state(run_dir, mirror.connect())
+    except SSHError as exc:
+        print(f"showing the last known state: {exc}", file=sys.stderr)
+    finally:
+        mirror.close()
+
+
+def _remote_checkpoints(run_dir: Any, args: argparse.Namespace) -> int:
+    """A remote run's checkpoints on its host; those fetched here are marked."""
+    from backends.remote.launch import remote_checkpoints
+
+    found = remote_checkpoints(run_dir)
+    for c in found:
+        c["here"] = (run_dir.checkpoints_dir / Path(str(c.get("path"))).name / "meta.json").is_file()
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    if not found:
+        print(f"{run_dir.name} has no checkpoint yet")
+    for c in found:
+        print(f"step {c['step']:>8}  {_when(c.get('saved'))}  {c.get('size_bytes', 0) / 2**20:8.1f} MiB  "
+              f"{'here' if c['here'] else 'on the host: --fetch ' + str(c['step'])}")
     return 0
 
 

@@ -49,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="prepare the run folder and print the command(s) that start it (one per node, or a "
         "Slurm script); run them as printed",
     )
+    parser.add_argument("--host", default=None, metavar="NAME",
+                        help="start the run on a saved remote host (see workbench hosts) and mirror "
+                        "it here as it trains")
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
 
@@ -161,6 +164,8 @@ def run(args: argparse.Namespace) -> int:
                       else _load_config(args.config, args.overrides))
             if args.print_command:
                 return _print_command(config, runs_dir, args)
+            if args.host:
+                return _run_remote(config, runs_dir, args)
             info = launch.launch(config, runs_dir)
     except (launch.LaunchError, TrainConfigError) as exc:
         raise CommandError(str(exc)) from exc
@@ -188,6 +193,79 @@ def run(args: argparse.Namespace) -> int:
         if status == "failed" or status in ("killed", "lost"):
             print(f"{status}: {summary['reason']}", file=sys.stderr)
     return 0 if status in ("finished", "stopped") else 1
+
+
+def _run_remote(config: Any, runs_dir: Path, args: argparse.Namespace) -> int:
+    """Start the run on a saved host; unless detached, mirror it here until it ends."""
+    from backends import launch
+    from backends.remote.hosts import HostError, get_host
+    from backends.remote.launch import launch_remote
+    from backends.remote.record import read_remote
+
+    try:
+        host = get_host(args.host)
+    except HostError as exc:
+        raise CommandError(str(exc)) from exc
+    run = launch_remote(config, runs_dir, host)
+    remote_dir = (read_remote(run) or {}).get("remote_run_dir")
+    if args.detach:
+        out = {"run_dir": str(run.path), "status": "running", "host": host.name,
+               "remote_run_dir": remote_dir, "job_id": (read_remote(run) or {}).get("job_id")}
+        print(json.dumps(out) if args.json else
+              f"started {run.name} on {host.name} ({remote_dir}); mirrored into {run.path}: "
+              f"workbench runs {run.name} --follow")
+        return 0
+    if not args.json:
+        print(f"training on {host.name} in {remote_dir}, mirrored into {run.path}; "
+              "Ctrl-C stops it (a checkpoint is kept)", file=sys.stderr)
+    try:
+        status = follow_remote(run, show_progress=not args.json and sys.stderr.isatty())
+    except KeyboardInterrupt:
+        print("\nstopping on the host: finishing the step and saving a checkpoint...", file=sys.stderr)
+        launch.stop(run)
+        status = follow_remote(run, show_progress=False)
+    summary = {**_summary(run, status), "host": host.name, "remote_run_dir": remote_dir}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{status} on {host.name}: {run.path} at step {summary['step']}")
+        if status not in ("finished", "stopped"):
+            print(f"{status}: {summary['reason']}", file=sys.stderr)
+    return 0 if status in ("finished", "stopped") else 1
+
+
+def follow_remote(run: Any, *, show_progress: bool) -> str:
+    """Mirror a remote run until it ends; on a terminal, one line of progress (or "reconnecting")."""
+    import threading
+
+    from backends.remote.mirror import follow
+
+    line = ProgressLine(run)
+    link = {"state": "connected", "detail": ""}
+
+    def on_link(state: str, detail: str) -> None:
+        link.update(state=state, detail=detail)
+        if state == "reconnecting":
+            print(f"\rreconnecting: {detail}\033[K", end="", file=sys.stderr, flush=True)
+
+    if not show_progress:
+        return follow(run, on_link=on_link)
+    stop = threading.Event()
+    result: dict[str, str] = {}
+    worker = threading.Thread(target=lambda: result.update(status=follow(run, stop=stop, on_link=on_link)),
+                              name="workbench-follow", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            text = line.update()
+            if text and link["state"] == "connected":
+                print(f"\r{text}\033[K", end="", file=sys.stderr, flush=True)
+            worker.join(_PROGRESS_INTERVAL_S)
+    finally:
+        stop.set()
+        worker.join()
+        print(file=sys.stderr)
+    return result.get("status", "running")
 
 
 def _print_command(config: Any, runs_dir: Path, args: argparse.Namespace) -> int:
