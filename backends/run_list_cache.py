@@ -70,4 +70,7 @@ class RunListCache:
         with self._lock:
             for gone in set(self._lines) - seen:
                 del self._lines[gone]
+        from backends.tensorboard import find_runs as find_tensorboard_runs
+
+        result += find_tensorboard_runs(runs)  # TensorBoard log folders are runs too
         return sorted(result, key=lambda s: s.created or 0.0, reverse=True)

@@ -60,9 +60,9 @@ from backends.monitor_data import (
     failure_report,
     format_duration,
 )
-from backends.run_sources import latest_sample_of
 from backends.remote.record import is_remote, read_remote
 from backends.run_list_cache import RunListCache
+from backends.run_sources import latest_sample_of
 from backends.runs import (
     ENDED,
     RunDir,
