@@ -60,3 +60,16 @@ def _no_leaks(request):
             f"test left running: threads {leaked_threads}, windows {leaked_windows}",
             pytrace=False,
         )
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models on one thread: on a busy 2-core machine two threads are many times slower,
+    and the panels' workers generate on one thread too. Use it per module with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

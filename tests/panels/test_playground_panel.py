@@ -19,13 +19,7 @@ from workbench.settings import AppSettings
 TEXT = "In the beginning God created the heaven and the earth.\n"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The reference generations in these tests run on one thread, as the panel's worker does."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def save_tiny_gpt(folder, seed):
