@@ -35,7 +35,9 @@ def _no_leaks(request):
     yield
     leaked_threads = [name for name in _workbench_threads() if name not in before]
     leaked_windows = []
-    if "PySide6.QtWidgets" in __import__("sys").modules:
+    # Only a test that used Qt can leave a window or deferred deletions; a test that did not
+    # must not run the event loop (it would deliver other tests' leftovers at a random time).
+    if "qtbot" in request.fixturenames and "PySide6.QtWidgets" in __import__("sys").modules:
         from PySide6.QtWidgets import QApplication
 
         app = QApplication.instance()
