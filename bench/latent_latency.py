@@ -61,7 +61,7 @@ def bench_model(app, name: str, steps: int) -> dict:
 
     from backends.latent import interpolate
     from backends.latent.render import render
-    from panels.latent_panel import LatentPanel
+    from panels.latent.panel import LatentPanel
     from workbench.context import AppContext
     from workbench.settings import AppSettings
 

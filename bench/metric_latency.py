@@ -59,7 +59,7 @@ def main() -> None:
     from PySide6.QtCore import QTimer
 
     from backends.runs import create_run, record_event
-    from panels.monitor_panel import MonitorPanel
+    from panels.monitor.panel import MonitorPanel
     from workbench.app import application
     from workbench.context import AppContext
     from workbench.settings import AppSettings

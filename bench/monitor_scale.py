@@ -96,7 +96,7 @@ def peak_mb() -> float:
 
 def measure_monitor(run_path: Path, expected: int) -> dict:
     from backends.runs import RunDir
-    from panels.monitor_panel import MonitorPanel
+    from panels.monitor.panel import MonitorPanel
     from workbench.app import application
     from workbench.context import AppContext
     from workbench.settings import AppSettings

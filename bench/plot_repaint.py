@@ -34,7 +34,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def walks(n: int) -> list[np.ndarray]:
@@ -46,7 +46,7 @@ def monitor_frames(n: int, frames: int) -> tuple[list[float], tuple[int, int]]:
     """Frame times of the monitor's loss plot, and the plot's size in pixels."""
     from backends.monitor_data import GrowingArray, Series
     from backends.runs import create_run, record_event
-    from panels.monitor_panel import MonitorPanel
+    from panels.monitor.panel import MonitorPanel
     from workbench.app import application
     from workbench.context import AppContext
     from workbench.settings import AppSettings

@@ -82,7 +82,7 @@ def follow_in_monitor(app, folder: Path, runs: Path, writer: list[str], env: dic
                       expected: int) -> list[float]:
     from PySide6.QtCore import QTimer
 
-    from panels.monitor_panel import MonitorPanel
+    from panels.monitor.panel import MonitorPanel
     from workbench.context import AppContext
     from workbench.settings import AppSettings
 

@@ -1,7 +1,8 @@
-"""The five panels of the main window, one module per panel.
+"""The five panels of the main window, one folder per panel.
 
-A panel is ``panels/<name>_panel.py`` holding a ``<Name>Panel`` widget. Panel
-modules hold widgets only; their engines live in ``backends``. Importing this
+A panel is the folder ``panels/<name>/`` whose ``panel.py`` holds a
+``<Name>Panel`` widget (it meets ``workbench.panel_contract.Panel``), beside its
+parts. Panel modules hold widgets only; their engines live in ``backends``. Importing this
 package first imports ``workbench`` so pyqtgraph binds to PySide6.
 """
 
@@ -20,7 +21,7 @@ class PanelSpec:
 
     @property
     def module(self) -> str:
-        return f"panels.{self.name}_panel"
+        return f"panels.{self.name}.panel"
 
     @property
     def class_name(self) -> str:

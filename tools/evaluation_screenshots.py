@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from panels.evaluation_panel import EvaluationPanel
+    from panels.evaluation.panel import EvaluationPanel
     from workbench.context import AppContext
     from workbench.settings import AppSettings
 

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     from PySide6.QtWidgets import QApplication
 
-    from panels.latent_panel import LatentPanel
+    from panels.latent.panel import LatentPanel
     from workbench.context import AppContext
     from workbench.settings import AppSettings
 
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def tshirt_shots(panel, settle, out: Path, concept: str = "T-shirt/top") -> None:  # noqa: ANN001
+def tshirt_shots(panel, settle, out: Path, concept: str = "T-shirt/top") -> None:
     """Draw the concept where it is absent and remove it where it is present, on its layer."""
     import numpy as np
 

@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     import workbench  # noqa: F401  (pyqtgraph binding)
-    from panels.latent_panel import LatentPanel
-    from panels.playground_panel import PlaygroundPanel
+    from panels.latent.panel import LatentPanel
+    from panels.playground.panel import PlaygroundPanel
     from tests.backends.hf_folders import make_folder
     from workbench.context import AppContext
     from workbench.settings import AppSettings

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     import workbench  # noqa: F401  (pyqtgraph binding)
-    from panels.playground_panel import PlaygroundPanel
+    from panels.playground.panel import PlaygroundPanel
     from workbench.context import AppContext
     from workbench.settings import AppSettings
     from workbench.theme import apply_theme

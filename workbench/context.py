@@ -68,5 +68,9 @@ class AppContext:
         self.events.sig_runs_dir_changed.emit(self.runs_dir)
 
     def task_runner(self, owner: QObject, name: str = "task") -> TaskRunner:
-        """A task slot owned by ``owner`` (a panel); call its ``shutdown()`` on close."""
-        return TaskRunner(parent=owner, name=name)
+        """A task slot owned by ``owner`` (a panel); call its ``shutdown()`` on close.
+
+        A request submitted without ``on_error`` reports its failure to the
+        message bar through :meth:`show_error`.
+        """
+        return TaskRunner(parent=owner, name=name, report_error=self.show_error)

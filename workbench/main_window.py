@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
@@ -33,6 +34,7 @@ from backends.runs import RunDirError, open_run
 from panels import PANELS, PanelSpec
 from panels.not_built import NotBuiltPanel
 from workbench.context import AppContext
+from workbench.panel_contract import Panel
 from workbench.tasks import TaskRunner
 from workbench.theme import apply_theme
 
@@ -145,7 +147,10 @@ class MainWindow(QMainWindow):
             return NotBuiltPanel(spec.title, spec.purpose)
         try:
             module = importlib.import_module(spec.module)
-            return getattr(module, spec.class_name)(self.context)
+            widget = getattr(module, spec.class_name)(self.context)
+            if not isinstance(widget, Panel):
+                raise TypeError(f"{spec.class_name} has no shutdown(); see workbench.panel_contract")
+            return widget
         except Exception as exc:  # noqa: BLE001 - one broken panel must not take the window down
             self.show_error(f"The {spec.title} panel could not start: {exc}")
             return NotBuiltPanel(spec.title, f"{spec.purpose}<br><b>Failed to start:</b> {exc}")
@@ -319,7 +324,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ lifetime
 
-    def showEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
         if not self._shown_once:
             self._shown_once = True
@@ -328,20 +333,13 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop every panel's work and the window's own tasks; safe to call twice."""
         for widget in self.panels.values():
-            stop = getattr(widget, "shutdown", None)
-            if callable(stop):
-                try:
-                    stop()
-                except Exception as exc:  # noqa: BLE001 - keep closing the others
-                    self.context.errors.append(f"panel shutdown failed: {exc}")
+            try:
+                cast(Panel, widget).shutdown()  # _build_panel checked the contract
+            except Exception as exc:  # noqa: BLE001 - keep closing the others
+                self.context.errors.append(f"panel shutdown failed: {exc}")
         self._tasks.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        for widget in self.panels.values():
-            can_close = getattr(widget, "can_close", None)
-            if callable(can_close) and not can_close():
-                event.ignore()
-                return
         self._save_layout()
         self.shutdown()
         for dock in self.docks.values():  # floating docks are windows of their own

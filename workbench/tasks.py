@@ -7,6 +7,15 @@ cancels the running one. Progress, results and errors come back through
 queued signals, so callbacks run on the GUI thread and may touch widgets;
 nothing here ever touches a widget from the worker.
 
+Partial results: an engine whose signature has a ``partial`` parameter gets a
+callable; every value it passes (a streamed token, a finished column) comes
+back on the GUI thread to ``on_partial`` in order, before the final result,
+and is dropped once the request is cancelled or superseded.
+
+Errors: a request without its own ``on_error`` reports to the runner's default
+route (the message bar, when the runner came from ``AppContext.task_runner``),
+so no failure is silent and panels do not each wire their own.
+
 Cancellation follows ``backends.progress``: the ``progress`` callback handed to
 the engine raises :class:`~backends.progress.Cancelled` once cancel is asked,
 so an engine only has to report progress to be cancellable. A cancelled or
@@ -51,6 +60,7 @@ class _Request:
     on_done: Callable[[Any], None] | None
     on_error: Callable[[BaseException, str], None] | None
     on_progress: Callable[[float], None] | None
+    on_partial: Callable[[Any], None] | None = None
     id: int = field(default_factory=lambda: next(_ids))
     cancel: threading.Event = field(default_factory=threading.Event)
     last_progress_emit: float = 0.0
@@ -63,6 +73,7 @@ class TaskRunner(QObject):
     -------
     sig_started(int)            a request began running (its id)
     sig_progress(int, float)    progress of a running request, fraction in [0, 1]
+    sig_partial(int, object)    a running request sent a partial result
     sig_done(int, object)       a request finished with this result
     sig_failed(int, str)        a request raised; the text is a one-line message
     sig_idle()                  nothing is running or waiting any more
@@ -70,6 +81,7 @@ class TaskRunner(QObject):
 
     sig_started = Signal(int)
     sig_progress = Signal(int, float)
+    sig_partial = Signal(int, object)
     sig_done = Signal(int, object)
     sig_failed = Signal(int, str)
     sig_idle = Signal()
@@ -77,16 +89,24 @@ class TaskRunner(QObject):
     # Private twins emitted from the worker thread; Qt queues them onto the
     # thread this object lives in (the GUI thread).
     _sig_worker_progress = Signal(int, float)
+    _sig_worker_partial = Signal(int, object)
     _sig_worker_finished = Signal(int, object, object, str)
 
-    def __init__(self, parent: QObject | None = None, name: str = "task") -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        name: str = "task",
+        report_error: Callable[[str], None] | None = None,
+    ) -> None:
         super().__init__(parent)
         self._name = name
+        self._report_error = report_error
         self._running: _Request | None = None
         self._waiting: _Request | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
         self._sig_worker_progress.connect(self._on_worker_progress)
+        self._sig_worker_partial.connect(self._on_worker_partial)
         self._sig_worker_finished.connect(self._on_worker_finished)
 
     # ------------------------------------------------------------ public API
@@ -98,19 +118,21 @@ class TaskRunner(QObject):
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[BaseException, str], None] | None = None,
         on_progress: Callable[[float], None] | None = None,
+        on_partial: Callable[[Any], None] | None = None,
         supersede: bool = False,
         **kwargs: Any,
     ) -> int:
         """Queue ``fn(*args, **kwargs)``; returns the request id.
 
-        ``fn`` gets a ``progress`` keyword when its signature has one. A request
+        ``fn`` gets a ``progress`` keyword when its signature has one, and a
+        ``partial`` keyword (send a partial result) when it has that. A request
         already waiting is dropped in favour of this one; with ``supersede``
         the running request is asked to cancel too (for interactive views
         where only the newest input matters).
         """
         if self._closed:
             raise RuntimeError("TaskRunner was shut down")
-        request = _Request(fn, args, kwargs, on_done, on_error, on_progress)
+        request = _Request(fn, args, kwargs, on_done, on_error, on_progress, on_partial)
         self._waiting = request  # replaces (drops) any stale waiting request
         if supersede and self._running is not None:
             self._running.cancel.set()
@@ -165,9 +187,17 @@ class TaskRunner(QObject):
                 request.last_progress_emit = now
                 self._sig_worker_progress.emit(request.id, float(fraction))
 
+        def partial(value: Any) -> None:
+            if request.cancel.is_set():
+                raise Cancelled()
+            self._sig_worker_partial.emit(request.id, value)
+
         kwargs = dict(request.kwargs)
-        if _accepts_progress(request.fn):
+        parameters = _parameters(request.fn)
+        if "progress" in parameters:
             kwargs.setdefault("progress", progress)
+        if "partial" in parameters:
+            kwargs.setdefault("partial", partial)
         result: Any = None
         error: BaseException | None = None
         details = ""
@@ -185,6 +215,14 @@ class TaskRunner(QObject):
         if request.on_progress is not None:
             request.on_progress(fraction)
         self.sig_progress.emit(request_id, fraction)
+
+    def _on_worker_partial(self, request_id: int, value: Any) -> None:
+        request = self._running
+        if request is None or request.id != request_id or request.cancel.is_set():
+            return
+        if request.on_partial is not None:
+            request.on_partial(value)
+        self.sig_partial.emit(request_id, value)
 
     def _on_worker_finished(
         self, request_id: int, result: Any, error: BaseException | None, details: str
@@ -205,6 +243,8 @@ class TaskRunner(QObject):
             message = error_message(error)
             if request.on_error is not None:
                 request.on_error(error, details)
+            elif self._report_error is not None:
+                self._report_error(message)
             self.sig_failed.emit(request_id, message)
         if not self._closed:
             self._start_next()
@@ -216,9 +256,9 @@ def error_message(error: BaseException) -> str:
     return text or type(error).__name__
 
 
-def _accepts_progress(fn: Callable[..., Any]) -> bool:
+def _parameters(fn: Callable[..., Any]) -> set[str]:
+    """The keyword names ``fn`` accepts (empty when Python cannot tell)."""
     try:
-        parameters = inspect.signature(fn).parameters
+        return set(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
-        return False
-    return "progress" in parameters
+        return set()

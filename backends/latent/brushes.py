@@ -137,7 +137,7 @@ def edit_layers(
     shapes = shapes or {}
     handles = []
 
-    def make_hook(alpha: torch.Tensor, value: torch.Tensor, shape):  # noqa: ANN001, ANN202
+    def make_hook(alpha: torch.Tensor, value: torch.Tensor, shape):
         def hook(_module: torch.nn.Module, _inputs: object, output: torch.Tensor) -> torch.Tensor:
             edited = apply_edit(_as_map(output, shape), alpha.to(output.device), value.to(output.device))
             return edited.reshape(output.shape)
@@ -168,7 +168,7 @@ def capture_layers(
     captured: dict[str, torch.Tensor] = {}
     handles = []
 
-    def make_hook(name: str):  # noqa: ANN202 - torch hook signature
+    def make_hook(name: str):
         def hook(_module: torch.nn.Module, _inputs: object, output: torch.Tensor) -> None:
             captured[name] = _as_map(output.detach(), shapes.get(name)).clone()
 

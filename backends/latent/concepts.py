@@ -268,13 +268,13 @@ def probe_masks(size: int) -> list[np.ndarray]:
     return [mask]
 
 
-def _edit(model, layer: str, units: Sequence[int], mode: str, mask: np.ndarray, levels):  # noqa: ANN001, ANN202
+def _edit(model, layer: str, units: Sequence[int], mode: str, mask: np.ndarray, levels):
     stroke = brushes.Stroke(layer, tuple(int(u) for u in units), mode, mask)
     return brushes.composite([stroke], {layer: model.brush_layers[layer]}, {layer: levels})
 
 
 def concept_latents(
-    model, classifier: ConceptClassifier, z: torch.Tensor, concept: int  # noqa: ANN001
+    model, classifier: ConceptClassifier, z: torch.Tensor, concept: int
 ) -> torch.Tensor:
     """The latents among ``z`` whose images look most like ``concept`` (a quarter of them)."""
     p = classifier.probabilities(model.decode(z))[:, concept]
@@ -283,7 +283,7 @@ def concept_latents(
 
 
 def brush_effect(
-    model,  # noqa: ANN001
+    model,
     classifier: ConceptClassifier,
     layer: str,
     levels: torch.Tensor,
@@ -311,7 +311,7 @@ def brush_effect(
 
 
 def weakest_effect(
-    model,  # noqa: ANN001
+    model,
     classifier: ConceptClassifier,
     layer: str,
     levels: torch.Tensor,
@@ -333,7 +333,7 @@ def weakest_effect(
 
 
 def unit_effects(
-    model,  # backends.latent.model.LatentModel  # noqa: ANN001
+    model,  # backends.latent.model.LatentModel
     classifier: ConceptClassifier,
     layer: str,
     levels: torch.Tensor,
@@ -385,7 +385,7 @@ def unit_effects(
 
 
 def _grow_unit_set(
-    model,  # noqa: ANN001
+    model,
     classifier: ConceptClassifier,
     layer: str,
     levels: torch.Tensor,
@@ -419,7 +419,7 @@ def _grow_unit_set(
 
 
 def check_concepts(
-    model,  # noqa: ANN001
+    model,
     classifier: ConceptClassifier,
     stats: UnitStatistics,
     seed: int = 1,
@@ -494,7 +494,7 @@ def check_concepts(
 
 
 def compute_unit_statistics(
-    model,  # backends.latent.model.LatentModel (not imported: avoids a cycle)  # noqa: ANN001
+    model,  # backends.latent.model.LatentModel (not imported: avoids a cycle)
     classifier: ConceptClassifier | None,
     samples: int = 512,
     seed: int = 0,

@@ -52,7 +52,7 @@ def grid(images: np.ndarray, cols: int | None = None, pad: int = 2, scale: int =
     return out
 
 
-def _pil(image: np.ndarray):  # noqa: ANN202 - PIL.Image.Image
+def _pil(image: np.ndarray):
     from PIL import Image
 
     image = np.asarray(image, dtype=np.uint8)
@@ -128,7 +128,7 @@ def save_mp4(path: str | Path, frames: Sequence[np.ndarray], fps: float = 24.0, 
     stack = stack[:, : h - h % 2, : w - w % 2]
     try:
         iio.imwrite(Path(path), stack, fps=fps, codec="libx264")
-    except Exception as exc:  # noqa: BLE001 - ffmpeg reports many ways; one line for the user
+    except Exception as exc:
         raise ExportError(f"{path}: MP4 export failed ({exc}); export a GIF instead") from exc
     return len(stack)
 

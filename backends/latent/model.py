@@ -306,7 +306,7 @@ def _load_with_project_loader(folder: Path, kind: str) -> torch.nn.Module | None
         loaded = load_model(folder)
     except LatentModelError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any loader failure becomes one readable line
+    except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LatentModelError(f"{folder}: cannot load ({first})") from exc
     return loaded.model

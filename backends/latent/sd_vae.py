@@ -263,7 +263,7 @@ def open_sd_vae(path: str | Path, *, dtype: str | None = None) -> SDLatentModel:
             torch_dtype=torch_dtype,
             low_cpu_mem_usage=False,  # the default asks for the optional accelerate package
         )
-    except Exception as exc:  # noqa: BLE001 - any loader failure becomes one readable line
+    except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LatentModelError(f"{folder}: cannot load the AutoencoderKL ({first})") from exc
     vae.eval()

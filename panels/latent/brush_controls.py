@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 
 from backends.latent.strokes import BrushError, StrokeStack
 from panels.latent.canvas import ImageCanvas
-from panels.latent.form import add_button, float_spin_box, value_combo
 from panels.latent.images import mask_icon
+from workbench.widgets.form import add_button, float_spin_box, value_combo
 
 # Overlays tint lightly and outline strongly, so the edit under them stays visible.
 _OVERLAY = QColor(255, 120, 0, 60)
@@ -175,7 +175,7 @@ class BrushControls(QWidget):
             raise BrushError("type the unit numbers to paint with, or pick a concept")
         return units
 
-    def make_stroke(self, mask: np.ndarray):  # noqa: ANN201 - Stroke
+    def make_stroke(self, mask: np.ndarray):
         """A stroke over ``mask`` (H, W) with the current settings; BrushError when the units are bad."""
         from backends.latent.brushes import Stroke
 

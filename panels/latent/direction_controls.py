@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from panels.latent.form import add_button, spin_box, value_combo
+from workbench.widgets.form import add_button, spin_box, value_combo
 
 # Direction sliders move in steps of 0.1 sigma (as GANSpace).
 SIGMA_STEPS = 10
@@ -164,7 +164,7 @@ class DirectionControls(QWidget):
         """How many sliders are off zero."""
         return sum(1 for s in self.sliders if s.value())
 
-    def apply(self, z):  # noqa: ANN001, ANN201 - torch.Tensor
+    def apply(self, z):
         """``z`` moved along every direction by its slider."""
         from backends.latent.directions import apply_directions
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal, SignalInstance
 from PySide6.QtWidgets import QFileDialog, QFormLayout, QPushButton, QVBoxLayout, QWidget
 
-from panels.latent.form import add_button, spin_box
+from workbench.widgets.form import add_button, spin_box
 
 
 class ExportControls(QWidget):

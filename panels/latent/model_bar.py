@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from panels.latent.form import add_button
 from workbench.context import AppContext
+from workbench.widgets.form import add_button
 
 
 class ModelBar(QWidget):

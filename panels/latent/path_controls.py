@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from panels.latent.form import add_button, spin_box
+from workbench.widgets.form import add_button, spin_box
 
 # The position slider runs 0..1000: t = value / 1000.
 T_STEPS = 1000
@@ -175,7 +175,7 @@ class PathControls(QWidget):
         """Whether the plane switch is on and there are four corners for it."""
         return self.plane_check.isChecked() and len(self.anchors) >= 4
 
-    def latent(self, source: str):  # noqa: ANN201 - torch.Tensor | None
+    def latent(self, source: str):
         """The point on the plane (source "plane") or the path (source "path"); None without anchors."""
         from backends.latent import interpolate
 
@@ -187,7 +187,7 @@ class PathControls(QWidget):
             return interpolate.path_point([a.z for a in self.anchors], self.t_slider.value() / T_STEPS, method)
         return None
 
-    def strip_latents(self, steps: int):  # noqa: ANN201 - torch.Tensor
+    def strip_latents(self, steps: int):
         """``steps`` latents along the anchors, or along the plane's diagonal when it is on."""
         import torch
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from panels.latent.form import add_button, float_spin_box, spin_box
 from panels.latent.seed_grid import SeedGrid
+from workbench.widgets.form import add_button, float_spin_box, spin_box
 
 
 class SeedControls(QWidget):

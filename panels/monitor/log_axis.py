@@ -37,7 +37,7 @@ def _nice_step(span: float, count: int = 4) -> float:
 class ReadableLogAxis(pg.AxisItem):
     """An ``AxisItem`` that labels log ticks sparsely enough to read; see the module docstring."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._labelled: set[float] = set()
 
@@ -48,7 +48,7 @@ class ReadableLogAxis(pg.AxisItem):
             return metrics.horizontalAdvance("0.0005") * 1.3
         return metrics.height() * 1.3
 
-    def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: ANN001, ANN201, N802, N803
+    def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: N802, N803
         if not (math.isfinite(minVal) and math.isfinite(maxVal)) or maxVal <= minVal or size <= 0:
             self._labelled = set()
             return []
@@ -86,7 +86,7 @@ class ReadableLogAxis(pg.AxisItem):
         self._labelled = {round(v, 9) for v in labelled}
         return [(1.0, sorted(labelled)), (None, sorted(unlabelled))]
 
-    def logTickStrings(self, values, scale, spacing):  # noqa: ANN001, ANN201, N802
+    def logTickStrings(self, values, scale, spacing):  # noqa: N802
         strings = super().logTickStrings(values, scale, spacing)
         shown = [10.0**v * scale for v in values if round(v, 9) in self._labelled]
         # Plain numbers where all are short (0.1, 20, 1200); else powers of ten for every

@@ -180,7 +180,7 @@ class MetricPlot(pg.PlotWidget):
     """A plot of named curves that follows growing series; see the module docstring."""
 
     def __init__(
-        self, title: str, y_label: str = "", parent=None, empty_hint: str = EMPTY_HINT  # noqa: ANN001
+        self, title: str, y_label: str = "", parent=None, empty_hint: str = EMPTY_HINT
     ) -> None:
         super().__init__(parent=parent, axisItems={"left": ReadableLogAxis(orientation="left")})
         self.title = title
@@ -421,7 +421,7 @@ class MetricPlot(pg.PlotWidget):
         rect = self.plotItem.vb.boundingRect()
         self.empty_hint.setPos(rect.center())
 
-    def _on_view_changed(self, *_args) -> None:  # noqa: ANN002
+    def _on_view_changed(self, *_args) -> None:
         self._center_hint()
         self.place_legend()
 
@@ -495,7 +495,7 @@ class MetricPlot(pg.PlotWidget):
             )
         return "<br>".join(lines)
 
-    def _on_mouse_moved(self, event) -> None:  # noqa: ANN001 - SignalProxy passes a tuple
+    def _on_mouse_moved(self, event) -> None:
         pos = event[0]
         vb = self.plotItem.vb
         if not self.plotItem.sceneBoundingRect().contains(pos) or not self._curves:

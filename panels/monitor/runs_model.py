@@ -29,7 +29,7 @@ _Index = QModelIndex | QPersistentModelIndex
 class RunsModel(QAbstractTableModel):
     """Rows are :class:`backends.runs.RunSummary` values; ``update`` replaces fields of one."""
 
-    def __init__(self, parent=None) -> None:  # noqa: ANN001
+    def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._rows: list[RunSummary] = []
 

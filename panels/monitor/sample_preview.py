@@ -65,7 +65,7 @@ class SamplePreview(QWidget):
     def is_image(self) -> bool:
         return self.stack.currentWidget() is self.image and not self._pixmap.isNull()
 
-    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
         self._fit_image()
 

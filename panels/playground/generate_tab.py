@@ -17,9 +17,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from panels.latent.form import spin_box
 from panels.playground.chat_box import ChatBox
 from panels.playground.colors import add_legend
+from workbench.widgets.form import spin_box
 
 DTYPE_CHOICES = ("auto", "bf16", "fp16", "fp32")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QGridLayout, QLabel, QWidget
 
-from panels.latent.form import float_spin_box, spin_box
+from workbench.widgets.form import float_spin_box, spin_box
 
 
 class SamplerControls(QWidget):

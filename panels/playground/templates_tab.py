@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from panels.latent.form import add_button
+from workbench.widgets.form import add_button
 
 
 class TemplateEditor(QWidget):

@@ -10,12 +10,12 @@ import torch
 
 pytest.importorskip("diffusers")
 
-from backends.latent import brushes, interpolate, photos  # noqa: E402
-from backends.latent.catalog import LatentModelError  # noqa: E402
-from backends.latent.export import ExportError  # noqa: E402
-from backends.latent.model import open_latent_model  # noqa: E402
-from backends.latent.render import render  # noqa: E402
-from tests.backends.sd_folders import make_vae_folder, write_photos  # noqa: E402
+from backends.latent import brushes, interpolate, photos
+from backends.latent.catalog import LatentModelError
+from backends.latent.export import ExportError
+from backends.latent.model import open_latent_model
+from backends.latent.render import render
+from tests.backends.sd_folders import make_vae_folder, write_photos
 
 
 @pytest.fixture(scope="module")

@@ -14,14 +14,14 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("tensorboard")
-from torch.utils.tensorboard import SummaryWriter  # noqa: E402
+from torch.utils.tensorboard import SummaryWriter
 
-from backends.monitor_data import RunMetrics  # noqa: E402
-from backends.run_sources import latest_sample_of, open_reader  # noqa: E402
-from backends.runs import create_run, list_runs  # noqa: E402
-from backends.tensorboard import find_runs, is_tensorboard_run  # noqa: E402
-from backends.tensorboard.reader import TensorBoardReader, event_files  # noqa: E402
-from backends.tensorboard.records import RecordTail, frame  # noqa: E402
+from backends.monitor_data import RunMetrics
+from backends.run_sources import latest_sample_of, open_reader
+from backends.runs import create_run, list_runs
+from backends.tensorboard import find_runs, is_tensorboard_run
+from backends.tensorboard.reader import TensorBoardReader, event_files
+from backends.tensorboard.records import RecordTail, frame
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 pytest.importorskip("tensorboard")
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
-from tensorboard.util import tensor_util  # noqa: E402
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.util import tensor_util
 
-from backends import client  # noqa: E402
-from backends.runs import JsonlTail, MetricsWriter, create_run  # noqa: E402
+from backends import client
+from backends.runs import JsonlTail, MetricsWriter, create_run
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from backends.evaluate.predictions import CsvSelection
-from panels.evaluation_panel import EvaluationPanel
+from panels.evaluation.panel import EvaluationPanel
 from workbench.context import AppContext
 from workbench.settings import AppSettings
 

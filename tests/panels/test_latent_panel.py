@@ -11,7 +11,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QStyle, QStyleOptionSlider
 
 from backends.latent import concepts, export
-from panels.latent_panel import LatentPanel
+from panels.latent.panel import LatentPanel
 from workbench.context import AppContext
 from workbench.settings import AppSettings
 

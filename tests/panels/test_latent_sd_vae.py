@@ -7,10 +7,10 @@ import pytest
 
 pytest.importorskip("diffusers")
 
-from panels.latent_panel import LatentPanel  # noqa: E402
-from tests.backends.sd_folders import make_vae_folder, write_photos  # noqa: E402
-from workbench.context import AppContext  # noqa: E402
-from workbench.settings import AppSettings  # noqa: E402
+from panels.latent.panel import LatentPanel
+from tests.backends.sd_folders import make_vae_folder, write_photos
+from workbench.context import AppContext
+from workbench.settings import AppSettings
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QMessageBox
 import resources
 from backends.monitor_data import ema
 from backends.runs import MetricsWriter, RunDir, create_run, read_events, record_event
-from panels.monitor_panel import MonitorPanel
+from panels.monitor.panel import MonitorPanel
 from workbench.context import AppContext
 from workbench.settings import AppSettings
 

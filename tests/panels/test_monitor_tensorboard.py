@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 pytest.importorskip("tensorboard")
-from torch.utils.tensorboard import SummaryWriter  # noqa: E402
+from torch.utils.tensorboard import SummaryWriter
 
-from panels.monitor_panel import MonitorPanel  # noqa: E402
-from workbench.context import AppContext  # noqa: E402
-from workbench.settings import AppSettings  # noqa: E402
+from panels.monitor.panel import MonitorPanel
+from workbench.context import AppContext
+from workbench.settings import AppSettings
 
 
 @pytest.fixture

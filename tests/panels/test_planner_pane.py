@@ -22,11 +22,11 @@ from backends import launch as launch_module
 from backends.plan import PlanError, layout_from_train_config, plan_from_train_config
 from backends.plan.sweep import launch_sweep, parse_values, sweep_configs, sweep_keys
 from backends.runs import MetricsWriter, create_run, record_event
+from panels.monitor.panel import MonitorPanel
 from panels.monitor.plot_views import memory_unit
-from panels.monitor_panel import MonitorPanel
 from panels.training import planner_pane
+from panels.training.panel import TrainingPanel
 from panels.training.planner_pane import format_bytes
-from panels.training_panel import TrainingPanel
 from workbench.context import AppContext
 from workbench.settings import AppSettings
 

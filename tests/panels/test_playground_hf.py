@@ -11,13 +11,13 @@ pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from backends.generate import SamplingConfig, generate  # noqa: E402
-from backends.text_models import load_text_model  # noqa: E402
-from panels.playground.generate_tab import format_stop_strings, parse_stop_strings  # noqa: E402
-from panels.playground_panel import PlaygroundPanel  # noqa: E402
-from tests.backends.hf_folders import make_folder  # noqa: E402
-from workbench.context import AppContext  # noqa: E402
-from workbench.settings import AppSettings  # noqa: E402
+from backends.generate import SamplingConfig, generate
+from backends.text_models import load_text_model
+from panels.playground.generate_tab import format_stop_strings, parse_stop_strings
+from panels.playground.panel import PlaygroundPanel
+from tests.backends.hf_folders import make_folder
+from workbench.context import AppContext
+from workbench.settings import AppSettings
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -12,7 +12,7 @@ from backends.data.text import CharTokenizer
 from backends.generate import SamplingConfig, generate, score_text
 from backends.models.gpt import GPT, GPTConfig
 from backends.text_models import load_text_model
-from panels.playground_panel import PlaygroundPanel
+from panels.playground.panel import PlaygroundPanel
 from workbench.context import AppContext
 from workbench.settings import AppSettings
 

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QMessageBox
 from backends import launch
 from backends.runs import MetricsWriter, create_run, record_event
 from panels.monitor.metric_plot import segment_breaks
-from panels.monitor_panel import MonitorPanel
+from panels.monitor.panel import MonitorPanel
 from workbench.app import build_window
 from workbench.context import AppContext
 from workbench.settings import AppSettings

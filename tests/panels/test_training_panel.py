@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from panels.training_panel import TrainingPanel
+from panels.training.panel import TrainingPanel
 from workbench.context import AppContext
 from workbench.settings import AppSettings
 

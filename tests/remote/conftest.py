@@ -75,7 +75,7 @@ class SSHTestServer:
             try:
                 while data := await process.stdin.read(65536):
                     child.stdin.write(data)
-            except Exception:
+            except Exception:  # noqa: BLE001 - the channel closed under us
                 pass
             child.stdin.close()
 
@@ -88,7 +88,7 @@ class SSHTestServer:
             await asyncio.gather(pump(child.stdout, process.stdout), pump(child.stderr, process.stderr))
             rc = await child.wait()
             process.exit(rc if rc >= 0 else 128 - rc)
-        except Exception:  # the channel closed under us: end what the command started
+        except Exception:  # noqa: BLE001 - the channel closed: end what the command started
             if child.returncode is None:
                 try:
                     os.killpg(child.pid, signal.SIGTERM)

@@ -45,8 +45,8 @@ def test_hosts_dialog_adds_checks_and_refuses_bad_input(qtbot, ssh_server, tmp_p
 def test_remote_run_in_the_monitor_is_mirrored_and_marked_with_its_host(qtbot, remote_host, tmp_path):
     from backends.remote.launch import launch_remote
     from backends.train.config import TrainConfig
-    from panels.monitor_panel import MonitorPanel
-    from panels.training_panel import TrainingPanel
+    from panels.monitor.panel import MonitorPanel
+    from panels.training.panel import TrainingPanel
     from workbench.context import AppContext
     from workbench.settings import AppSettings
 

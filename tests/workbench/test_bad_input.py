@@ -138,10 +138,10 @@ def inputs(tmp_path_factory):
     (folder / "empty.csv").write_text("")
     (folder / "runs").mkdir()
     # Import the engines once, so a case's time is its own work, not torch's import.
-    import backends.evaluate.fairness  # noqa: F401
-    import backends.generate  # noqa: F401
-    import backends.latent.model  # noqa: F401
-    import backends.plan.planner  # noqa: F401
+    import backends.evaluate.fairness
+    import backends.generate
+    import backends.latent.model
+    import backends.plan.planner
     import backends.train.config  # noqa: F401
     return folder
 

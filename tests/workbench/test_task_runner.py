@@ -102,3 +102,61 @@ def test_shutdown_cancels_and_joins_the_worker(qtbot, runner):
     assert not [t for t in threading.enumerate() if t.name.startswith("workbench-test")]
     with pytest.raises(RuntimeError):
         runner.submit(lambda: None)
+
+
+def test_partial_results_arrive_in_order_before_the_final_one(qtbot, runner):
+    seen: list[object] = []
+
+    def stream(partial):
+        for token in ("The", " cat", " sat"):
+            partial(token)
+        return "done"
+
+    with qtbot.waitSignal(runner.sig_done, timeout=5000):
+        runner.submit(stream, on_partial=seen.append, on_done=seen.append)
+    assert seen == ["The", " cat", " sat", "done"]
+
+
+def test_a_superseded_stream_stops_sending_partials(qtbot, runner):
+    seen: list[object] = []
+    started = threading.Event()
+    stopped = threading.Event()
+
+    def endless(partial):
+        try:
+            while True:
+                partial("old")
+                started.set()
+                time.sleep(0.005)
+        finally:
+            stopped.set()
+
+    runner.submit(endless, on_partial=seen.append)
+    assert started.wait(5)
+    runner.submit(lambda partial: partial("new") or "new-done", on_partial=seen.append,
+                  on_done=seen.append, supersede=True)
+    qtbot.waitUntil(lambda: "new-done" in seen, timeout=5000)
+    assert stopped.is_set()
+    # Once the new request started, no partial of the old one reached the GUI.
+    assert "old" not in seen[seen.index("new"):]
+
+
+def test_a_failure_without_its_own_handler_reaches_the_default_route(qtbot, qapp, tmp_path):
+    from workbench.context import AppContext
+    from workbench.settings import AppSettings
+
+    shown: list[str] = []
+    context = AppContext(tmp_path / "runs", AppSettings(tmp_path / "settings.ini"),
+                         show_error=shown.append)
+    owner = QObject()
+    runner = context.task_runner(owner, name="default-route")
+    try:
+        def broken():
+            raise ValueError("column 'label' is missing; add it or pick another column")
+
+        with qtbot.waitSignal(runner.sig_failed, timeout=5000):
+            runner.submit(broken)
+        assert shown == ["column 'label' is missing; add it or pick another column"]
+        assert context.errors == shown
+    finally:
+        runner.shutdown()

@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _interpolate(args: argparse.Namespace, model) -> int:  # noqa: ANN001 - a LatentModel
+def _interpolate(args: argparse.Namespace, model) -> int:
     """Encode the images, walk the path through their latents, write one strip."""
     import torch
 

@@ -111,7 +111,7 @@ class LatentPanel(QWidget):
         self._set_enabled(False)
         self._autoloaded = False
 
-    def showEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
         if self.autoload_demo and not self._autoloaded and self.model is None:
             self._autoloaded = True
@@ -219,7 +219,7 @@ class LatentPanel(QWidget):
         return self.path_controls.anchors
 
     @property
-    def strokes(self):  # noqa: ANN201 - backends.latent.strokes.StrokeStack
+    def strokes(self):
         return self.brush_controls.strokes
 
     @property
@@ -249,7 +249,7 @@ class LatentPanel(QWidget):
     def open_model(self, path: str | Path) -> None:
         """Open a checkpoint, run folder or demo name on a worker; errors go to the message bar."""
 
-        def load(progress=None):  # noqa: ANN001, ANN202 - runs on the worker
+        def load(progress=None):
             # Imported here, on the worker: the first import of torch takes seconds.
             from backends.latent import analysis
             from backends.latent.model import open_latent_model
@@ -302,7 +302,7 @@ class LatentPanel(QWidget):
     def open_compare(self, path: str | Path) -> None:
         """Open a second checkpoint that renders the same latents and edits side by side."""
 
-        def load(progress=None):  # noqa: ANN001, ANN202 - runs on the worker
+        def load(progress=None):
             from backends.latent import analysis
             from backends.latent.model import open_latent_model
 
@@ -327,7 +327,7 @@ class LatentPanel(QWidget):
         self.set_compare_model(model)
         self.sig_analysis_done.emit("compare")
 
-    def set_compare_model(self, model) -> None:  # noqa: ANN001
+    def set_compare_model(self, model) -> None:
         self.compare_model = model
         self.compare_view.caption = model.name if model is not None else "Compare"
         self._update_views_visibility()
@@ -361,7 +361,7 @@ class LatentPanel(QWidget):
         if self.source == "cell":
             self.schedule_render()
 
-    def _on_grid_rendered(self, model, result) -> None:  # noqa: ANN001
+    def _on_grid_rendered(self, model, result) -> None:
         if model is not self.model:
             return
         self.grid.set_images(result.images, [str(s) for s in self.grid_seeds])
@@ -430,7 +430,7 @@ class LatentPanel(QWidget):
             self.source = "path"
         self.schedule_render()
 
-    def base_latent(self):  # noqa: ANN201 - torch.Tensor | None
+    def base_latent(self):
         """The latent before direction edits: a cell, a point on the path or plane, or an encoding."""
         if self.model is None:
             return None
@@ -443,12 +443,12 @@ class LatentPanel(QWidget):
             return None
         return self.grid_latents[min(self.current_cell, len(self.grid_latents) - 1)]
 
-    def current_latent(self):  # noqa: ANN201 - torch.Tensor | None
+    def current_latent(self):
         """The latent on screen: the base latent moved along every direction slider."""
         z = self.base_latent()
         return None if z is None else self.direction_controls.apply(z)
 
-    def path_latents(self, steps: int):  # noqa: ANN201 - torch.Tensor
+    def path_latents(self, steps: int):
         """``steps`` latents along the anchors (or the plane's diagonal), with direction edits."""
         import torch
 
@@ -473,7 +473,7 @@ class LatentPanel(QWidget):
             on_done=lambda r: self._on_strip_rendered(model, r), on_error=self._on_error,
         )
 
-    def _on_strip_rendered(self, model, result) -> None:  # noqa: ANN001
+    def _on_strip_rendered(self, model, result) -> None:
         if model is not self.model:
             return
         self.strip_images = result.images
@@ -521,7 +521,7 @@ class LatentPanel(QWidget):
             return
         model, classifier, dataset = self.model, self.classifier, self.dataset
 
-        def work(progress=None):  # noqa: ANN001, ANN202 - runs on the worker
+        def work(progress=None):
             data = dataset
             if model.can_encode and data is None:
                 data = analysis.dataset_for(model, limit=2000)
@@ -563,7 +563,7 @@ class LatentPanel(QWidget):
             on_done=self._on_folder_direction, on_error=self._on_error,
         )
 
-    def _on_folder_direction(self, found) -> None:  # noqa: ANN001 - a Direction
+    def _on_folder_direction(self, found) -> None:
         self.direction_controls.folders_button.setEnabled(True)
         self.direction_controls.add(found)
         self.sig_analysis_done.emit("folders")
@@ -576,7 +576,7 @@ class LatentPanel(QWidget):
             return
         model, count = self.model, self.direction_controls.pca_count.value()
 
-        def work(progress=None):  # noqa: ANN001, ANN202 - runs on the worker
+        def work(progress=None):
             return photos.principal_directions(
                 photos.encode_folder(model, folder, progress=progress), count
             )
@@ -682,7 +682,7 @@ class LatentPanel(QWidget):
             return False
         return True
 
-    def _dataset_ready(self, data, index: int) -> None:  # noqa: ANN001
+    def _dataset_ready(self, data, index: int) -> None:
         self.dataset = data
         self.encode_controls.set_dataset_size(len(data.images))
         self._encode_from_dataset(index)
@@ -696,7 +696,7 @@ class LatentPanel(QWidget):
         name = data.class_names[int(data.labels[index])] if data.class_names else ""
         self._set_encoded(f"{data.name} #{index} {name}".strip(), x, to_uint8(x)[0])
 
-    def _set_encoded(self, label: str, x, original: np.ndarray) -> None:  # noqa: ANN001
+    def _set_encoded(self, label: str, x, original: np.ndarray) -> None:
         z = self.model.encode(x)[0]  # a few ms for the small VAEs the studio is for
         self.encoded = (label, z, original)
         self.source = "encoded"
@@ -762,7 +762,7 @@ class LatentPanel(QWidget):
                                        self.compare_levels, request_id,
                                        on_done=self._on_rendered, on_error=self._on_render_error)
 
-    def _on_rendered(self, result) -> None:  # noqa: ANN001
+    def _on_rendered(self, result) -> None:
         compare, skipped = None, []
         if isinstance(result, tuple):
             result, compare, skipped = result

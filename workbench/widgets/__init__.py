@@ -1,0 +1,1 @@
+"""Widgets every panel may use: form helpers (buttons, spin boxes, value combos)."""
