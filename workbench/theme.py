@@ -22,6 +22,19 @@ _DARK = {
     QPalette.ColorRole.PlaceholderText: "#8c8c8c",
 }
 
+# Colours for series (runs, ranks, groups), one hue each, readable on light and
+# dark backgrounds: the Tableau 10 hues, in their usual order.
+SERIES_COLORS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)
+
+
+def series_color(index: int) -> str:
+    """The colour of the ``index``-th series (the colours repeat past the tenth)."""
+    return SERIES_COLORS[index % len(SERIES_COLORS)]
+
+
 # Plot background and foreground per theme, for pyqtgraph.
 PLOT_COLORS = {"light": ("w", "k"), "dark": ("#1e1f22", "#d0d0d0")}
 

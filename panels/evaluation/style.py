@@ -7,23 +7,12 @@ import math
 import numpy as np
 import pyqtgraph as pg
 
-# Group colours: distinguishable, and readable on light and dark backgrounds.
-PALETTE = [
-    "#1f77b4",
-    "#d62728",
-    "#2ca02c",
-    "#ff7f0e",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#17becf",
-    "#7f7f7f",
-]
+from workbench.theme import series_color
 
 
 def group_color(i: int) -> str:
-    """The colour of the ``i``-th group (the palette repeats past its end)."""
-    return PALETTE[i % len(PALETTE)]
+    """The colour of the ``i``-th group (the theme's series colours, repeating)."""
+    return series_color(i)
 
 
 def number_text(value: float, digits: int = 3) -> str:

@@ -41,12 +41,8 @@ from panels.monitor.log_axis import ReadableLogAxis
 # What an empty plot says, unless the panel gives it something more specific.
 EMPTY_HINT = "No data yet: pick a run in the list, or launch one from the Training panel."
 
-# Distinct colours for runs or ranks (the Tableau 10 hues), and dash styles for a
-# second dimension (several fields of several runs).
-PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-)
+# Dash styles for a second dimension (several fields of several runs); colours
+# come from the theme's series colours.
 STYLES = (
     Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine, Qt.PenStyle.DashDotLine,
 )

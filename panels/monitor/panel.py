@@ -77,7 +77,7 @@ from backends.tensorboard import summarize as summarize_tensorboard
 from panels.monitor.checkpoints_view import CheckpointsView
 from panels.monitor.compare_table import CompareTable
 from panels.monitor.failure_banner import FailureBanner
-from panels.monitor.metric_plot import PALETTE, DisplayOptions, MetricPlot, Reference
+from panels.monitor.metric_plot import DisplayOptions, MetricPlot, Reference
 from panels.monitor.plot_export import export_plots
 from panels.monitor.plot_views import (
     MEMORY_KIND,
@@ -97,6 +97,7 @@ from panels.monitor.scaling_view import ScalingView
 from workbench.context import AppContext
 from workbench.remote_follower import RemoteFollower
 from workbench.run_watcher import RunWatcher
+from workbench.theme import series_color
 
 REDRAW_INTERVAL_MS = 40  # 25 Hz: smooth to the eye, and never once per record
 WATCH_INTERVAL_S = 0.05  # how often the watcher thread reads the files
@@ -789,7 +790,7 @@ class MonitorPanel(QWidget):
             lines.append(Reference(
                 key=f"{path.name}|predicted|{field_name}", value=value * scale,
                 label=f"{path.name}: {label}" if several else label,
-                **({"color": PALETTE[index % len(PALETTE)]} if several else {}),
+                **({"color": series_color(index)} if several else {}),
             ))
         return lines
 

@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from backends.monitor_data import RunMetrics, is_loss_field, matching_fields
-from panels.monitor.metric_plot import PALETTE, STYLES, CurveSpec
+from panels.monitor.metric_plot import STYLES, CurveSpec
+from workbench.theme import series_color
 
 GIB = 1.0 / 2**30
 MEMORY_KIND = "memory"
@@ -152,12 +153,12 @@ def build_curves(
                 second = rank if view.per_rank else pair_index
                 if several:
                     label = f"{run_name}: {label}"
-                    color, style = PALETTE[run_index % len(PALETTE)], STYLES[second % len(STYLES)]
+                    color, style = series_color(run_index), STYLES[second % len(STYLES)]
                 elif view.per_rank:
-                    color = PALETTE[rank % len(PALETTE)]
+                    color = series_color(rank)
                     style = STYLES[pair_index % len(STYLES)]
                 else:
-                    color, style = PALETTE[pair_index % len(PALETTE)], STYLES[0]
+                    color, style = series_color(pair_index), STYLES[0]
                 width = 1.5
                 if view.per_rank and len(ranks) > 1:
                     # Ranks often hold equal values (DDP replicas): a lower rank is drawn
