@@ -29,9 +29,8 @@ from typing import Any
 import numpy as np
 
 from backends.runs import JsonlTail, RunDir
+from backends.runs.schema import is_number, measured_values
 
-# Record keys that describe the record rather than measure something.
-RECORD_KEYS = frozenset({"v", "t", "step", "rank", "kind"})
 SAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".txt")
 
 
@@ -301,13 +300,11 @@ class RunMetrics:
         columns: dict[tuple[str, str], tuple[list[float], list[float], list[float]]] = {}
         for record in records:
             step, t = record.get("step"), record.get("t")
-            if not _is_number(step) or not _is_number(t):
+            if not is_number(step) or not is_number(t):
                 continue
             kind = str(record.get("kind", "train"))
             self.records += 1
-            for name, value in _with_derived(kind, record):
-                if name in RECORD_KEYS or not _is_number(value):
-                    continue
+            for name, value in measured_values(kind, record):
                 steps, times, values = columns.setdefault((kind, name), ([], [], []))
                 steps.append(step)
                 times.append(t)
@@ -345,7 +342,7 @@ class RunMetrics:
                                                                              np.ndarray]],
                     records: int = 0, last_step: int | None = None) -> None:
         """File a rank's history given as arrays (a large run's overviews, see
-        :mod:`backends.metric_columns`) instead of records."""
+        :mod:`backends.runs.columns`) instead of records."""
         for (kind, name), (steps, times, values) in columns.items():
             if len(steps) == 0:
                 continue
@@ -396,20 +393,6 @@ class RunMetrics:
         return None
 
 
-# A rank's tensor bytes: the parts it writes, summed (one curve to compare strategies).
-_TENSOR_PARTS = ("param_bytes", "grad_bytes", "optim_bytes")
-
-
-def _with_derived(kind: str, record: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
-    yield from record.items()
-    if kind == "memory" and "tensor_bytes" not in record:
-        parts = [record.get(name) for name in _TENSOR_PARTS]
-        if all(_is_number(p) for p in parts):
-            yield "tensor_bytes", sum(parts)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 # ---------------------------------------------------------------- which curve is which
@@ -605,13 +588,13 @@ def failure_report(
             message = message or str(own[-1].get("message") or "")
     named = [Path(str(p)) for p in _as_list(event.get("log_files", event.get("log")))]
     return FailureReport(
-        rank=int(rank) if _is_number(rank) else None,
-        exit_code=int(code) if _is_number(code) else None,
+        rank=int(rank) if is_number(rank) else None,
+        exit_code=int(code) if is_number(code) else None,
         message=message.strip().splitlines()[0] if message.strip() else "",
         traceback=trace.rstrip(),
         log_tail=str(tail or "").rstrip(),
-        log_files=named or run_log_files(run, rank if _is_number(rank) else None),
-        time=event.get("t") if _is_number(event.get("t")) else None,
+        log_files=named or run_log_files(run, rank if is_number(rank) else None),
+        time=event.get("t") if is_number(event.get("t")) else None,
     )
 
 

@@ -9,7 +9,7 @@ poll. New records are emitted in batches: one signal per run and rank per
 poll, never one per record. The GUI thread receives them through
 queued signals and never touches a file.
 
-A large run (see :mod:`backends.metric_columns`) is read through its metric
+A large run (see :mod:`backends.runs.columns`) is read through its metric
 columns instead: each rank's history arrives once as reduced arrays
 (``sig_history``), built from the columns (parsed once and kept on disk), and
 only the records appended after it arrive as records.
@@ -23,9 +23,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from backends.metric_columns import ColumnReader, is_large
 from backends.run_sources import open_reader
 from backends.runs import RunDir, RunReader
+from backends.runs.columns import ColumnReader, is_large
 
 
 class RunWatcher(QObject):

@@ -151,9 +151,9 @@ def _latest_checkpoint(run: RunDir) -> tuple[int | None, str | None]:
 
 
 def _last_step(run: RunDir) -> int | None:
-    from backends.runs import _last_record
+    from backends.runs import last_record
 
-    record = _last_record(run.metrics_path(0), lambda r: r.get("kind") == "train")
+    record = last_record(run.metrics_path(0), lambda r: r.get("kind") == "train")
     step = record.get("step") if record else None
     return step if isinstance(step, int) else None
 

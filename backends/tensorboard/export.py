@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from backends.monitor_data import RECORD_KEYS
 from backends.runs import JsonlTail, RunDir
+from backends.runs.schema import RECORD_KEYS
 from backends.tensorboard.events import TensorBoardMissing
 
 _STEP = re.compile(r"^step_(\d+)")

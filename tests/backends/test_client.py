@@ -125,7 +125,7 @@ def test_ranks_started_by_hand_agree_on_one_new_run(tmp_path):
     paths = {out.strip() for out, _err in outputs}
     assert paths == {str((runs / "agree-2").resolve())}
     folder = runs / "agree-2"
-    assert sorted(p.name for p in (folder / "metrics").iterdir()) == ["rank_0.jsonl", "rank_1.jsonl"]
+    assert sorted(p.name for p in (folder / "metrics").glob("*.jsonl")) == ["rank_0.jsonl", "rank_1.jsonl"]
     config = (folder / "config.toml").read_text()
     assert 'source = "script"' in config and "nproc = 2" in config
 

@@ -1,4 +1,5 @@
-"""Metric columns: a large run's records kept as binary columns, reduced for plots, read on demand."""
+"""Metric columns: a rank's records kept as binary columns with min/max levels, written by the
+rank's writer as it logs or caught up by a reader, reduced for plots, read on demand."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import json
 
 import numpy as np
 
-from backends.metric_columns import ColumnReader, RankColumns, decimate
 from backends.monitor_data import RunMetrics
-from backends.runs import create_run
+from backends.runs import MetricsWriter, create_run
+from backends.runs.columns import BLOCK, ColumnReader, RankColumns, decimate
 
 
 def _write(run, rank, steps, start=1, torn=False):
@@ -80,7 +81,7 @@ def test_column_reader_gives_history_once_then_new_records(tmp_path):
 
 
 def test_a_backlog_longer_than_a_slice_is_read_whole_slice_by_slice(tmp_path, monkeypatch):
-    import backends.metric_columns as mc
+    import backends.runs.columns as mc
 
     monkeypatch.setattr(mc, "_PARSE_SLICE", 4096)
     run = create_run(tmp_path, "big", {"model": "gpt"})
@@ -92,16 +93,91 @@ def test_a_backlog_longer_than_a_slice_is_read_whole_slice_by_slice(tmp_path, mo
     assert columns[("train", "loss")][0].tolist() == list(range(1, 3001))
 
 
-def test_overviews_are_kept_for_their_offset_and_made_again_when_the_run_grows(tmp_path):
-    run = create_run(tmp_path, "big", {"model": "gpt"})
-    _write(run, 0, 3000)
+def _columns_of(run, rank=0):
+    columns = RankColumns(run, rank)
+    return {key: columns.read(*key) for key in columns.series()}, columns
+
+
+def test_the_writer_keeps_the_columns_as_it_logs(tmp_path, monkeypatch):
+    import backends.runs.writer as writer_module
+
+    monkeypatch.setattr(writer_module, "COLUMN_FLUSH_RECORDS", 100)
+    run = create_run(tmp_path, "logged", {"model": "gpt"})
+    writer = MetricsWriter(run, 0)
+    for step in range(1, 1001):
+        writer.write(step, loss=1.0 / step, lr=0.1)
+        if step == 950:
+            writer.write(step, kind="memory", param_bytes=10, grad_bytes=20, optim_bytes=30)
+    # Before close: the 1,000 records of the last flush are in the columns (read without the
+    # lock), the 1,001st is not yet, and the index says exactly where the columns end.
+    seen, columns = _columns_of(run)
+    assert seen[("train", "loss")][0].tolist() == list(range(1, 1000))
+    text = run.metrics_path(0).read_bytes()
+    assert columns.offset == len(text) - len(text.splitlines(keepends=True)[-1])
+    writer.close()
+    seen, columns = _columns_of(run)
+    assert seen[("memory", "tensor_bytes")][2].tolist() == [60.0]
+    assert columns.records == 1001 and columns.last_step == 1000
+    assert np.allclose(seen[("train", "loss")][2], 1.0 / seen[("train", "loss")][0])
+
+
+def test_a_reader_never_appends_while_the_writer_holds_the_columns(tmp_path, monkeypatch):
+    import backends.runs.writer as writer_module
+
+    monkeypatch.setattr(writer_module, "COLUMN_FLUSH_RECORDS", 50)
+    run = create_run(tmp_path, "live", {"model": "gpt"})
+    writer = MetricsWriter(run, 0)
+    for step in range(1, 121):  # 100 in the columns, 20 pending in the writer
+        writer.write(step, loss=float(step))
+    files_before = {p.name: p.stat().st_size for p in RankColumns(run, 0).folder.glob("*.f8")}
+    reader = ColumnReader(run, buckets=10_000)
+    _update, history = reader.poll()
+    arrays, records, _last = history[0]
+    assert records == 100 and arrays[("train", "loss")][0].tolist() == list(range(1, 101))
+    for step in range(121, 131):
+        writer.write(step, loss=float(step))
+    update, _ = reader.poll()
+    # The records after the columns' offset arrive once each, in order: no gap, no duplicate.
+    assert [r["step"] for r in update.metrics[0]] == list(range(101, 131))
+    assert files_before == {p.name: p.stat().st_size
+                            for p in RankColumns(run, 0).folder.glob("*.f8")}
+    writer.close()
+
+
+def test_records_a_dead_writer_never_flushed_are_caught_up_by_the_next_reader(tmp_path):
+    run = create_run(tmp_path, "died", {"model": "gpt"})
+    writer = MetricsWriter(run, 0)
+    for step in range(1, 31):
+        writer.write(step, loss=float(step))
+    writer._columns.unlock()  # the rank dies: the kernel drops its lock, pending records are lost
+    reader = ColumnReader(run, buckets=10_000)
+    _update, history = reader.poll()
+    arrays, records, last = history[0]
+    assert records == 30 and last == 30
+    assert arrays[("train", "loss")][0].tolist() == list(range(1, 31))
+
+
+def test_levels_keep_every_spike_and_an_old_index_without_levels_gets_them(tmp_path):
+    run = create_run(tmp_path, "long", {"model": "gpt"})
+    n = 70 * BLOCK * BLOCK + 17  # three levels' worth of blocks and a ragged end
+    values = np.sin(np.arange(n) / 900.0)
+    values[123_456] = 40.0
+    values[n - 5] = -40.0
     columns = RankColumns(run, 0)
-    columns.update()
-    first = columns.overviews(100)
-    assert (columns.folder / "overview-100.npz").is_file()
-    again = RankColumns(run, 0).overviews(100)
-    assert all(np.array_equal(first[k][0], again[k][0]) for k in first)
-    _write(run, 0, 10, start=3001)
-    grown = RankColumns(run, 0)
-    grown.update()
-    assert grown.overviews(100)[("train", "loss")][0][-1] == 3010
+    assert columns.try_lock()
+    columns.append([{"t": float(i), "step": i, "kind": "train", "loss": float(v)}
+                    for i, v in enumerate(values)], offset=0)
+    columns.unlock()
+    steps, _t, reduced = RankColumns(run, 0).overview("train", "loss", buckets=512)
+    assert len(steps) <= 2 * 512 + 1 and np.all(np.diff(steps) > 0) and steps[-1] == n - 1
+    assert reduced.max() == 40.0 and reduced.min() == -40.0
+    # The same picture as decimating every raw point.
+    raw = np.stack([np.arange(n, dtype=float), np.arange(n, dtype=float), values], axis=1)
+    full = decimate(raw, 512)
+    assert reduced.max() == full[2].max() and reduced.min() == full[2].min()
+    # Columns written before levels existed: the appender makes them, the picture is the same.
+    for level_file in columns.folder.glob("*.L*.f8"):
+        level_file.unlink()
+    assert RankColumns(run, 0).try_lock()
+    again = RankColumns(run, 0).overview("train", "loss", buckets=512)
+    assert np.array_equal(again[0], steps) and np.array_equal(again[2], reduced)
