@@ -53,8 +53,8 @@ from PySide6.QtWidgets import (
 
 from backends.monitor_data import (
     FailureReport,
-    Progress,
     RunMetrics,
+    RunProgress,
     estimate_progress,
     export_metrics_csv,
     failure_report,
@@ -899,7 +899,7 @@ class MonitorPanel(QWidget):
 
     # ------------------------------------------------------------ header, list, samples
 
-    def progress(self) -> Progress | None:
+    def progress(self) -> RunProgress | None:
         """The current run's progress and ETA (rank 0's train records against config steps)."""
         current = self.current_run()
         if current is None:
