@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from functools import partial
 from pathlib import Path
 from typing import cast
 
@@ -148,8 +149,9 @@ class MainWindow(QMainWindow):
         try:
             module = importlib.import_module(spec.module)
             widget = getattr(module, spec.class_name)(self.context)
-            if not isinstance(widget, Panel):
-                raise TypeError(f"{spec.class_name} has no shutdown(); see workbench.panel_contract")
+            if not isinstance(widget, QWidget) or not isinstance(widget, Panel):
+                raise TypeError(f"{spec.class_name} is not a QWidget with shutdown(); "
+                                "see workbench.panel_contract")
             return widget
         except Exception as exc:  # noqa: BLE001 - one broken panel must not take the window down
             self.show_error(f"The {spec.title} panel could not start: {exc}")
@@ -197,7 +199,7 @@ class MainWindow(QMainWindow):
         self.action_reset_layout = view_menu.addAction("&Reset layout", self.reset_layout)
         panels_menu = view_menu.addMenu("&Panels")
         for name, dock in self.docks.items():
-            panels_menu.addAction(dock.windowTitle(), lambda n=name: self.show_panel(n))
+            panels_menu.addAction(dock.windowTitle(), partial(self.show_panel, name))
 
         help_menu = self.menuBar().addMenu("&Help")
         self.action_about = help_menu.addAction("&About Workbench", self._about)

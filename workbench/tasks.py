@@ -239,7 +239,7 @@ class TaskRunner(QObject):
             if request.on_done is not None:
                 request.on_done(result)
             self.sig_done.emit(request_id, result)
-        elif delivered and not isinstance(error, Cancelled):
+        elif delivered and error is not None and not isinstance(error, Cancelled):
             message = error_message(error)
             if request.on_error is not None:
                 request.on_error(error, details)

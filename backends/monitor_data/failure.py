@@ -105,7 +105,7 @@ def failure_report(
         message=message.strip().splitlines()[0] if message.strip() else "",
         traceback=trace.rstrip(),
         log_tail=str(tail or "").rstrip(),
-        log_files=named or run_log_files(run, rank if is_number(rank) else None),
+        log_files=named or run_log_files(run, int(rank) if is_number(rank) else None),
         time=event.get("t") if is_number(event.get("t")) else None,
     )
 

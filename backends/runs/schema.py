@@ -10,7 +10,7 @@ one curve that compares strategies.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 # Record keys that describe the record rather than measure something.
 RECORD_KEYS = frozenset({"v", "t", "step", "rank", "kind"})
@@ -19,7 +19,7 @@ RECORD_KEYS = frozenset({"v", "t", "step", "rank", "kind"})
 _TENSOR_PARTS = ("param_bytes", "grad_bytes", "optim_bytes")
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[int | float]:
     """An int or float (a bool is not a measurement)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 

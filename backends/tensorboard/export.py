@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.runs import JsonlTail, RunDir
-from backends.runs.schema import RECORD_KEYS
+from backends.runs.schema import RECORD_KEYS, is_number
 from backends.tensorboard.events import TensorBoardMissing
 
 _STEP = re.compile(r"^step_(\d+)")
@@ -29,19 +29,16 @@ def tag_for(kind: str, name: str) -> str:
     return name if kind in ("train", "memory") else f"{kind}/{name}"
 
 
-def _numeric(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
 
 def scalar_values(records: Iterable[Mapping[str, Any]]) -> Iterable[tuple[str, int, float, float]]:
     """``(field tag, step, wall time, value)`` for every numeric field of ``records``."""
     for record in records:
         step, t = record.get("step"), record.get("t")
-        if not _numeric(step) or not _numeric(t):
+        if not is_number(step) or not is_number(t):
             continue
         kind = str(record.get("kind", "train"))
         for name, value in record.items():
-            if name not in RECORD_KEYS and _numeric(value):
+            if name not in RECORD_KEYS and is_number(value):
                 yield tag_for(kind, name), int(step), float(t), float(value)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from backends.monitor_data import RecordColumns
 from backends.runs import RunUpdate
@@ -92,7 +92,8 @@ class TensorBoardReader:
 
     def poll(self) -> RunUpdate:
         records = self.read_records()
-        update = RunUpdate(metrics={0: records} if records else {})
+        # A RecordColumns batch stands in for the list of records (it iterates as records).
+        update = RunUpdate(metrics={0: cast(list[dict[str, Any]], records)} if records else {})
         problems = [p for tail in self._tails.values() for p in tail.problems]
         update.problems = problems[self._reported :]
         self._reported = len(problems)

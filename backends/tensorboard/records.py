@@ -17,7 +17,9 @@ import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+_crc: Any
 try:
     import google_crc32c as _crc
 except ImportError:  # checked framing needs the tensorboard extra; the data still reads

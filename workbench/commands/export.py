@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from workbench.commands import CommandError
 
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         run_dir = open_run(target)
     except RunDirError as exc:
         raise CommandError(str(exc)) from exc
-    written: dict[str, object] = {"run": str(run_dir.path)}
+    written: dict[str, Any] = {"run": str(run_dir.path)}
     if args.tensorboard is not None:
         try:
             written["tensorboard"] = {"dir": str(args.tensorboard),
@@ -51,11 +52,16 @@ def run(args: argparse.Namespace) -> int:
         written["csv"] = {"file": str(args.csv), "rows": export_metrics_csv([run_dir], args.csv)}
     if args.json:
         print(json.dumps(written, indent=2))
-    else:
-        if "tensorboard" in written:
-            tb = written["tensorboard"]
-            print(f"{tb['scalars']} scalars, {tb['images']} images, {tb['texts']} texts -> "
-                  f"{tb['dir']}  (tensorboard --logdir {tb['dir']})")
-        if "csv" in written:
-            print(f"{written['csv']['rows']} rows -> {written['csv']['file']}")
+        return 0
+    _print_written(written)
     return 0
+
+
+def _print_written(written: dict[str, Any]) -> None:
+    """What was exported, one line per format."""
+    if "tensorboard" in written:
+        tb = written["tensorboard"]
+        print(f"{tb['scalars']} scalars, {tb['images']} images, {tb['texts']} texts -> "
+              f"{tb['dir']}  (tensorboard --logdir {tb['dir']})")
+    if "csv" in written:
+        print(f"{written['csv']['rows']} rows -> {written['csv']['file']}")
