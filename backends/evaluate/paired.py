@@ -20,14 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from backends.evaluate.bootstrap import BootstrapError, bootstrap_counts
-from backends.evaluate.fairness import (
-    Layout,
-    build_cells,
-    fairness_statistic,
-    json_number,
-    paired_p_values,
-)
+from backends.evaluate.cells import build_cells
+from backends.evaluate.fairness_json import json_number
+from backends.evaluate.fairness_statistics import Layout, fairness_statistic
 from backends.evaluate.metrics import RATE_METRICS
+from backends.evaluate.p_values import paired_p_values
 from backends.evaluate.predictions import Predictions
 from backends.progress import ProgressCallback
 

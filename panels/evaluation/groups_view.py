@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from backends.evaluate.analysis import Analysis
-from backends.evaluate.fairness import OVERALL
+from backends.evaluate.cells import OVERALL
 from backends.evaluate.metrics import METRIC_DESCRIPTIONS, RATE_METRICS
 from panels.evaluation.group_tables import (
     ConfusionTable,

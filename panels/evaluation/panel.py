@@ -34,12 +34,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backends.evaluate.analysis import Analysis, load_and_analyse, write_csv, write_html_report
-from backends.evaluate.fairness import FairnessReport
+from backends.evaluate.analysis import Analysis, load_and_analyse, write_csv
+from backends.evaluate.fairness_report import FairnessReport
 from backends.evaluate.paired import PairedTest
 from backends.evaluate.predictions import CsvSelection, PredictionInputError, read_csv_header
-from backends.evaluate.scores import ThresholdSolution
+from backends.evaluate.report_html import write_html_report
 from backends.evaluate.sources import demo_group_columns
+from backends.evaluate.thresholds import ThresholdSolution
 from panels.evaluation.bootstrap_box import BootstrapBox
 from panels.evaluation.calibration_view import CalibrationView
 from panels.evaluation.column_picker import ColumnPicker

@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from backends.evaluate.analysis import Analysis, evaluate_at_thresholds
-from backends.evaluate.fairness import FairnessReport
-from backends.evaluate.scores import (
+from backends.evaluate.fairness_report import FairnessReport
+from backends.evaluate.thresholds import (
     CONSTRAINT_NAMES,
     CONSTRAINTS,
     ThresholdSolution,
