@@ -93,7 +93,7 @@ def analyse(
         if not has_scores:
             out.calibrations.append(None)
             continue
-        table = out.score_table if model == 0 else build_score_table(pred, model)
+        table = build_score_table(pred, model) if model or out.score_table is None else out.score_table
         out.calibrations.append(
             calibration_curves(table, resamples=curve_resamples, confidence=confidence, seed=seed)
         )

@@ -165,6 +165,8 @@ class FairnessReport:
 
     def equalized_odds(self, model: int | str = 0) -> tuple[float, float]:
         """(difference, ratio): the worse of the TPR and FPR gaps, as fairlearn defines them."""
+        diff, ratio = self.blocks[f"{self._prefix(model)}.eo"]
+        return float(diff), float(ratio)
 
     # -- export
 

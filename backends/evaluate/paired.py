@@ -252,9 +252,8 @@ def compare_models(
         progress=progress,
     )
     all_values = full(cells.counts)
-    delta = float(result.estimate[0])
-    distribution = result.distribution[:, 0].copy()
-    p = float(paired_p_values(result.estimate, result.distribution, cells.n_rows)[0])
+    distribution = result.distribution
+    assert distribution is not None  # keep_distribution=True
     low, high = result.intervals[ci_method][0]
     test = PairedTest(
         metric=metric,
@@ -262,23 +261,27 @@ def compare_models(
         model_names=list(cells.model_names),
         value_a=float(all_values[a_index]),
         value_b=float(all_values[b_index]),
-        delta=delta,
+        delta=float(result.estimate[0]),
         ci=(float(low), float(high)),
         ci_method=ci_method,
         confidence=confidence,
-        p_value=p,
+        p_value=float(paired_p_values(result.estimate, distribution, cells.n_rows)[0]),
         resamples=resamples,
         seed=seed,
-        distribution=distribution,
+        distribution=distribution[:, 0].copy(),
         higher_is_better=choice.higher_is_better,
         undefined_share=float(result.nan_fraction[0]),
     )
     if choice.block == "delta.rates" and RATE_METRICS[choice.position[1]] == "accuracy":
-        row = choice.position[0]
-        c = cells.counts if row == cells.n_groups else cells.counts[row : row + 1]
-        # A right and B wrong: label y, A predicts y, B predicts 1 - y.
-        a_only = int(c[:, 0, 0, 1].sum() + c[:, 1, 1, 0].sum())
-        b_only = int(c[:, 0, 1, 0].sum() + c[:, 1, 0, 1].sum())
-        test.discordant = (a_only, b_only)
-        test.mcnemar_p = mcnemar_exact(a_only, b_only)
+        _add_mcnemar(test, cells.counts, choice.position[0])
     return test
+
+
+def _add_mcnemar(test: PairedTest, counts: np.ndarray, row: int) -> None:
+    """For accuracy: the discordant pairs in group ``row`` (or overall) and McNemar's exact p."""
+    c = counts if row == counts.shape[0] else counts[row : row + 1]
+    # A right and B wrong: label y, A predicts y, B predicts 1 - y.
+    a_only = int(c[:, 0, 0, 1].sum() + c[:, 1, 1, 0].sum())
+    b_only = int(c[:, 0, 1, 0].sum() + c[:, 1, 0, 1].sum())
+    test.discordant = (a_only, b_only)
+    test.mcnemar_p = mcnemar_exact(a_only, b_only)

@@ -37,7 +37,8 @@ from PySide6.QtWidgets import (
 from backends.evaluate.analysis import Analysis, load_and_analyse, write_csv
 from backends.evaluate.fairness_report import FairnessReport
 from backends.evaluate.paired import PairedTest
-from backends.evaluate.predictions import CsvSelection, PredictionInputError, read_csv_header
+from backends.evaluate.prediction_csv import CsvSelection, read_csv_header
+from backends.evaluate.predictions import PredictionInputError
 from backends.evaluate.report_html import write_html_report
 from backends.evaluate.sources import demo_group_columns
 from backends.evaluate.thresholds import ThresholdSolution
