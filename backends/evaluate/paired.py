@@ -233,10 +233,7 @@ def compare_models(
     between = choice.block != "delta.rates"
     layout = Layout(n_groups=cells.n_groups, n_models=2, reference=0, between=between)
     full = fairness_statistic(layout)
-    index = layout.index(choice.block, *choice.position)
-    a_index = layout.index(choice.block.replace("delta.", "m0."), *choice.position)
-    b_index = layout.index(choice.block.replace("delta.", "m1."), *choice.position)
-    picks = np.array([index])
+    picks = np.array([layout.index(choice.block, *choice.position)])
 
     def statistic(counts: np.ndarray) -> np.ndarray:
         return full(counts)[..., picks]
@@ -251,7 +248,7 @@ def compare_models(
         keep_distribution=True,
         progress=progress,
     )
-    all_values = full(cells.counts)
+    value_a, value_b = _each_model(full(cells.counts), layout, choice)
     distribution = result.distribution
     assert distribution is not None  # keep_distribution=True
     low, high = result.intervals[ci_method][0]
@@ -259,8 +256,8 @@ def compare_models(
         metric=metric,
         description=choice.description,
         model_names=list(cells.model_names),
-        value_a=float(all_values[a_index]),
-        value_b=float(all_values[b_index]),
+        value_a=value_a,
+        value_b=value_b,
         delta=float(result.estimate[0]),
         ci=(float(low), float(high)),
         ci_method=ci_method,
@@ -275,6 +272,13 @@ def compare_models(
     if choice.block == "delta.rates" and RATE_METRICS[choice.position[1]] == "accuracy":
         _add_mcnemar(test, cells.counts, choice.position[0])
     return test
+
+
+def _each_model(values: np.ndarray, layout: Layout, choice: MetricChoice) -> tuple[float, float]:
+    """Model A's and model B's own values of the metric whose difference is tested."""
+    a_index = layout.index(choice.block.replace("delta.", "m0."), *choice.position)
+    b_index = layout.index(choice.block.replace("delta.", "m1."), *choice.position)
+    return float(values[a_index]), float(values[b_index])
 
 
 def _add_mcnemar(test: PairedTest, counts: np.ndarray, row: int) -> None:
