@@ -15,7 +15,12 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from panels.evaluation.panel import EvaluationPanel
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -44,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     panel.sig_solution_ready.connect(done.append)
 
     def wait_for(count: int, timeout: float = 300.0) -> None:
+        """Process events until ``count`` results arrived, then a little longer to paint."""
         end = time.monotonic() + timeout
         while len(done) < count:
             app.processEvents()
@@ -55,19 +61,29 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.01)
 
     args.out.mkdir(parents=True, exist_ok=True)
+    _take_screenshots(panel, wait_for, args.out)
+    panel.shutdown()
+    panel.close()
+    for name in ("native-american", "intersections", "thresholds-solved", "calibration-model-b"):
+        print(args.out / f"evaluation-{name}.png")
+    return 0
+
+
+def _take_screenshots(panel: EvaluationPanel, wait_for: Callable[[int], None], out: Path) -> None:
+    """Drive the panel as a person would, saving a screenshot after each step."""
     panel.bootstrap_box.resamples_spin.setValue(2000)
     panel.load_demo("compas")
     wait_for(1)
     panel.groups_view.metric_combo.setCurrentText("tpr")
     wait_for(1)
-    panel.grab().save(str(args.out / "evaluation-native-american.png"))
+    panel.grab().save(str(out / "evaluation-native-american.png"))
 
     panel.columns_box.fill_groups(["race", "sex", "age_cat"], ["race", "sex"])
     panel.evaluate()
     wait_for(2)
     panel.groups_view.metric_combo.setCurrentText("fpr")
     wait_for(2)
-    panel.grab().save(str(args.out / "evaluation-intersections.png"))
+    panel.grab().save(str(out / "evaluation-intersections.png"))
 
     panel.columns_box.fill_groups(["race", "sex", "age_cat"], ["race"])
     panel.evaluate()
@@ -75,16 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     panel.tabs.setCurrentWidget(panel.thresholds_view)
     panel.solve("fpr")
     wait_for(4)
-    panel.grab().save(str(args.out / "evaluation-thresholds-solved.png"))
+    panel.grab().save(str(out / "evaluation-thresholds-solved.png"))
     panel.tabs.setCurrentWidget(panel.calibration_view)
     panel.calibration_view.select_model(1)
     wait_for(4)
-    panel.grab().save(str(args.out / "evaluation-calibration-model-b.png"))
-    panel.shutdown()
-    panel.close()
-    for name in ("native-american", "intersections", "thresholds-solved", "calibration-model-b"):
-        print(args.out / f"evaluation-{name}.png")
-    return 0
+    panel.grab().save(str(out / "evaluation-calibration-model-b.png"))
 
 
 if __name__ == "__main__":

@@ -165,6 +165,37 @@ def load_tabular(name: str, path: str | os.PathLike[str] | None = None) -> Tabul
             f"tabular dataset {name!r} is unknown: choose one of {', '.join(TABULAR_DATASETS)}"
         )
     spec = _SPECS[name]
+    file, table = _open_table(name, spec, path)
+    n_rows = len(next(iter(table.values())))
+    if n_rows == 0:
+        raise DataError(f"{file} has no rows")
+    labels = (_column(table, spec.label, file) == spec.positive).astype(np.int64)
+    features, names = _features(table, spec, file)
+    split = _split(name, table, file, n_rows)
+    groups = {g: _column(table, g, file).astype(str) for g in spec.groups}
+    extra = {}
+    for col in spec.extra:
+        try:
+            extra[col] = _column(table, col, file).astype(np.float64)
+        except ValueError:
+            raise DataError(f"{file}: column {col!r} must be numeric") from None
+    return TabularData(
+        name=name,
+        features=np.ascontiguousarray(features),
+        labels=labels,
+        feature_names=names,
+        groups=groups,
+        split=split,
+        extra=extra,
+        label_names=spec.label_names,
+        description=spec.description,
+    )
+
+
+def _open_table(
+    name: str, spec: _Spec, path: str | os.PathLike[str] | None
+) -> tuple[Path, dict[str, np.ndarray]]:
+    """The data file (``path``, or the shipped copy) and its columns; a readable error if not."""
     file = Path(path).expanduser() if path else _default_path(name)
     if file is None or not file.is_file():
         raise DataError(
@@ -172,7 +203,7 @@ def load_tabular(name: str, path: str | os.PathLike[str] | None = None) -> Tabul
             "the path of a CSV with the same columns"
         )
     try:
-        table = _read_table(str(file), file.stat().st_mtime)
+        return file, _read_table(str(file), file.stat().st_mtime)
     except (
         OSError,
         UnicodeDecodeError,
@@ -184,11 +215,12 @@ def load_tabular(name: str, path: str | os.PathLike[str] | None = None) -> Tabul
         raise DataError(
             f"{file} is not a readable CSV file ({exc}): give a UTF-8 CSV, plain or gzipped"
         ) from exc
-    n_rows = len(next(iter(table.values())))
-    if n_rows == 0:
-        raise DataError(f"{file} has no rows")
-    labels = (_column(table, spec.label, file) == spec.positive).astype(np.int64)
 
+
+def _features(
+    table: dict[str, np.ndarray], spec: _Spec, file: Path
+) -> tuple[np.ndarray, list[str]]:
+    """Numeric columns as they are and categorical ones one-hot, with the feature names."""
     columns: list[np.ndarray] = []
     names: list[str] = []
     for col in spec.numeric:
@@ -204,34 +236,17 @@ def load_tabular(name: str, path: str | os.PathLike[str] | None = None) -> Tabul
         one_hot = np.eye(len(categories), dtype=np.float32)[codes]
         columns.extend(one_hot.T)
         names.extend(f"{col}={category}" for category in categories)
-    features = np.stack(columns, axis=1)
+    return np.stack(columns, axis=1), names
 
+
+def _split(name: str, table: dict[str, np.ndarray], file: Path, n_rows: int) -> np.ndarray:
+    """``"train"``/``"test"`` per row: Adult's own split, COMPAS's fixed shuffle."""
     if name == "adult":
-        split = _column(table, "split", file).astype(str)
-    else:
-        order = np.random.default_rng(_COMPAS_SPLIT_SEED).permutation(n_rows)
-        split = np.full(n_rows, "train", dtype=object)
-        split[order[: int(round(_COMPAS_TEST_SHARE * n_rows))]] = "test"
-        split = split.astype(str)
-    groups = {g: _column(table, g, file).astype(str) for g in spec.groups}
-    features = np.ascontiguousarray(features)
-    extra = {}
-    for col in spec.extra:
-        try:
-            extra[col] = _column(table, col, file).astype(np.float64)
-        except ValueError:
-            raise DataError(f"{file}: column {col!r} must be numeric") from None
-    return TabularData(
-        name=name,
-        features=features,
-        labels=labels,
-        feature_names=names,
-        groups=groups,
-        split=split,
-        extra=extra,
-        label_names=spec.label_names,
-        description=spec.description,
-    )
+        return _column(table, "split", file).astype(str)
+    order = np.random.default_rng(_COMPAS_SPLIT_SEED).permutation(n_rows)
+    split = np.full(n_rows, "train", dtype=object)
+    split[order[: int(round(_COMPAS_TEST_SHARE * n_rows))]] = "test"
+    return split.astype(str)
 
 
 def training_arrays(

@@ -263,6 +263,38 @@ def _spread(columns: np.ndarray, center: np.ndarray) -> tuple[np.ndarray, np.nda
     return n_finite, np.sqrt(np.maximum(variance, 0.0))
 
 
+def _check_memory(m: int, resamples: int) -> None:
+    """Refuse a distribution of ``m`` statistics x ``resamples`` that would not fit in memory."""
+    if m * int(resamples) * 8 > _MAX_BYTES:
+        most = _MAX_BYTES // (8 * m)
+        raise BootstrapError(
+            f"{resamples:,} resamples of {m:,} statistics need "
+            f"{m * resamples * 8 / 1024**3:.1f} GiB: use at most {most:,} resamples here"
+        )
+
+
+def _resampled_columns(
+    counts: np.ndarray,
+    statistic: Statistic,
+    m: int,
+    resamples: int,
+    rng: np.random.Generator,
+    stratify_axes: int,
+    progress: ProgressCallback | None,
+) -> np.ndarray:
+    """The statistic (``m`` values) on ``resamples`` draws of the table, ``[m, resamples]``, in chunks."""
+    # Stored one statistic per row so that per-statistic work reads contiguous memory.
+    columns = np.empty((m, resamples), dtype=np.float64)
+    done = 0
+    while done < resamples:
+        size = min(_CHUNK, resamples - done)
+        draws = draw_counts(counts, size, rng, strata_axes=stratify_axes)
+        columns[:, done : done + size] = statistic(draws).T
+        done += size
+        report(progress, 0.8 * done / resamples)
+    return columns
+
+
 def bootstrap_counts(
     counts: np.ndarray,
     statistic: Statistic,
@@ -287,22 +319,10 @@ def bootstrap_counts(
         raise BootstrapError("the table is empty: there are no rows to resample")
     rng = np.random.default_rng(seed)
     estimate = np.asarray(statistic(counts), dtype=np.float64)
-    m = estimate.shape[-1]
-    if m * int(resamples) * 8 > _MAX_BYTES:
-        most = _MAX_BYTES // (8 * m)
-        raise BootstrapError(
-            f"{resamples:,} resamples of {m:,} statistics need "
-            f"{m * resamples * 8 / 1024**3:.1f} GiB: use at most {most:,} resamples here"
-        )
-    # Stored one statistic per row so that per-statistic work reads contiguous memory.
-    columns = np.empty((m, resamples), dtype=np.float64)
-    done = 0
-    while done < resamples:
-        size = min(_CHUNK, resamples - done)
-        draws = draw_counts(counts, size, rng, strata_axes=stratify_axes)
-        columns[:, done : done + size] = statistic(draws).T
-        done += size
-        report(progress, 0.8 * done / resamples)
+    _check_memory(estimate.shape[-1], resamples)
+    columns = _resampled_columns(
+        counts, statistic, estimate.shape[-1], resamples, rng, stratify_axes, progress
+    )
     acceleration = None
     if "bca" in methods:
         tables, multiplicity = jackknife_tables(counts)

@@ -20,14 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from backends.evaluate.bootstrap import BootstrapError, bootstrap_counts
-from backends.evaluate.fairness import (
-    Layout,
-    build_cells,
-    fairness_statistic,
-    json_number,
-    paired_p_values,
-)
+from backends.evaluate.cells import build_cells
+from backends.evaluate.fairness_json import json_number
+from backends.evaluate.fairness_statistics import Layout, fairness_statistic
 from backends.evaluate.metrics import RATE_METRICS
+from backends.evaluate.p_values import paired_p_values
 from backends.evaluate.predictions import Predictions
 from backends.progress import ProgressCallback
 
@@ -236,10 +233,7 @@ def compare_models(
     between = choice.block != "delta.rates"
     layout = Layout(n_groups=cells.n_groups, n_models=2, reference=0, between=between)
     full = fairness_statistic(layout)
-    index = layout.index(choice.block, *choice.position)
-    a_index = layout.index(choice.block.replace("delta.", "m0."), *choice.position)
-    b_index = layout.index(choice.block.replace("delta.", "m1."), *choice.position)
-    picks = np.array([index])
+    picks = np.array([layout.index(choice.block, *choice.position)])
 
     def statistic(counts: np.ndarray) -> np.ndarray:
         return full(counts)[..., picks]
@@ -254,34 +248,44 @@ def compare_models(
         keep_distribution=True,
         progress=progress,
     )
-    all_values = full(cells.counts)
-    delta = float(result.estimate[0])
-    distribution = result.distribution[:, 0].copy()
-    p = float(paired_p_values(result.estimate, result.distribution, cells.n_rows)[0])
+    value_a, value_b = _each_model(full(cells.counts), layout, choice)
+    distribution = result.distribution
+    assert distribution is not None  # keep_distribution=True
     low, high = result.intervals[ci_method][0]
     test = PairedTest(
         metric=metric,
         description=choice.description,
         model_names=list(cells.model_names),
-        value_a=float(all_values[a_index]),
-        value_b=float(all_values[b_index]),
-        delta=delta,
+        value_a=value_a,
+        value_b=value_b,
+        delta=float(result.estimate[0]),
         ci=(float(low), float(high)),
         ci_method=ci_method,
         confidence=confidence,
-        p_value=p,
+        p_value=float(paired_p_values(result.estimate, distribution, cells.n_rows)[0]),
         resamples=resamples,
         seed=seed,
-        distribution=distribution,
+        distribution=distribution[:, 0].copy(),
         higher_is_better=choice.higher_is_better,
         undefined_share=float(result.nan_fraction[0]),
     )
     if choice.block == "delta.rates" and RATE_METRICS[choice.position[1]] == "accuracy":
-        row = choice.position[0]
-        c = cells.counts if row == cells.n_groups else cells.counts[row : row + 1]
-        # A right and B wrong: label y, A predicts y, B predicts 1 - y.
-        a_only = int(c[:, 0, 0, 1].sum() + c[:, 1, 1, 0].sum())
-        b_only = int(c[:, 0, 1, 0].sum() + c[:, 1, 0, 1].sum())
-        test.discordant = (a_only, b_only)
-        test.mcnemar_p = mcnemar_exact(a_only, b_only)
+        _add_mcnemar(test, cells.counts, choice.position[0])
     return test
+
+
+def _each_model(values: np.ndarray, layout: Layout, choice: MetricChoice) -> tuple[float, float]:
+    """Model A's and model B's own values of the metric whose difference is tested."""
+    a_index = layout.index(choice.block.replace("delta.", "m0."), *choice.position)
+    b_index = layout.index(choice.block.replace("delta.", "m1."), *choice.position)
+    return float(values[a_index]), float(values[b_index])
+
+
+def _add_mcnemar(test: PairedTest, counts: np.ndarray, row: int) -> None:
+    """For accuracy: the discordant pairs in group ``row`` (or overall) and McNemar's exact p."""
+    c = counts if row == counts.shape[0] else counts[row : row + 1]
+    # A right and B wrong: label y, A predicts y, B predicts 1 - y.
+    a_only = int(c[:, 0, 0, 1].sum() + c[:, 1, 1, 0].sum())
+    b_only = int(c[:, 0, 1, 0].sum() + c[:, 1, 0, 1].sum())
+    test.discordant = (a_only, b_only)
+    test.mcnemar_p = mcnemar_exact(a_only, b_only)

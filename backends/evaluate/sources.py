@@ -16,12 +16,16 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from backends.data.tabular import TabularData, load_tabular
 from backends.evaluate.predictions import PredictionInputError, Predictions, build_predictions
 from backends.progress import ProgressCallback, report
+
+if TYPE_CHECKING:
+    from backends.checkpoint import LoadedModel
 
 DEMOS = ("compas", "adult")
 
@@ -150,8 +154,6 @@ def predictions_from_checkpoint(
     The checkpoint must come from a run with ``data.dataset`` ``compas`` or ``adult``;
     features are standardised with the mean and std the trainer stored with it.
     """
-    import torch
-
     from backends.checkpoint import CheckpointError, load_model
 
     try:
@@ -172,19 +174,7 @@ def predictions_from_checkpoint(
         )
     report(progress, 0.2)
     data: TabularData = load_tabular(dataset).subset("test")
-    extra = loaded.meta.get("data_extra") or {}
-    x = data.features.astype(np.float64)
-    if "feature_mean" in extra and "feature_std" in extra:
-        mean = np.asarray(extra["feature_mean"], dtype=np.float64)
-        std = np.asarray(extra["feature_std"], dtype=np.float64)
-        if mean.shape != (x.shape[1],):
-            raise PredictionInputError(
-                f"{loaded.path} expects {mean.shape[0]} features but {dataset} has {x.shape[1]}: "
-                "the checkpoint was trained on a different version of the data; retrain it"
-            )
-        x = (x - mean) / std
-    with torch.no_grad():
-        probs = loaded.model.predict_proba(torch.as_tensor(x, dtype=torch.float32))[:, 1].numpy()
+    probs = _positive_probabilities(loaded, data, dataset)
     report(progress, 0.8)
     step = loaded.meta.get("step")
     name = (
@@ -203,6 +193,31 @@ def predictions_from_checkpoint(
         score_columns=["probability"],
         source=f"{loaded.path} on the {dataset} test split",
     )
+
+
+def _positive_probabilities(loaded: LoadedModel, data: TabularData, dataset: str) -> np.ndarray:
+    """The classifier's probability of the positive class for each row of ``data``.
+
+    Features are standardised with the mean and std the trainer stored with the checkpoint.
+    """
+    import torch
+
+    from backends.models.classifier import Classifier
+
+    extra = loaded.meta.get("data_extra") or {}
+    x = data.features.astype(np.float64)
+    if "feature_mean" in extra and "feature_std" in extra:
+        mean = np.asarray(extra["feature_mean"], dtype=np.float64)
+        std = np.asarray(extra["feature_std"], dtype=np.float64)
+        if mean.shape != (x.shape[1],):
+            raise PredictionInputError(
+                f"{loaded.path} expects {mean.shape[0]} features but {dataset} has {x.shape[1]}: "
+                "the checkpoint was trained on a different version of the data; retrain it"
+            )
+        x = (x - mean) / std
+    model = cast(Classifier, loaded.model)
+    with torch.no_grad():
+        return model.predict_proba(torch.as_tensor(x, dtype=torch.float32))[:, 1].numpy()
 
 
 def _tabular_predictions(

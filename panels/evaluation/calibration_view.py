@@ -95,19 +95,15 @@ class CalibrationView(QWidget):
 
     def _draw(self) -> None:
         analysis = self._analysis
-        plot = self.calibration_plot
-        for item in [*self.calibration_items.values(), *self.calibration_whiskers.values()]:
-            plot.removeItem(item)
-        self.calibration_items.clear()
-        self.calibration_whiskers.clear()
-        plot.plotItem.legend.clear()
+        self._clear_curves()
         model = self.selected_model()
         cal = self._calibrations(analysis)[model] if model is not None else None
-        if analysis is None or cal is None:
+        if analysis is None or cal is None or model is None:
             self.calibration_label.setText(
                 "Calibration needs scores: choose a score column for model A."
             )
             return
+        plot = self.calibration_plot
         if cal.scores_are_probabilities:
             diagonal = plot.plot(
                 [0, 1],
@@ -118,54 +114,72 @@ class CalibrationView(QWidget):
             self.calibration_items["diagonal"] = diagonal
         spread = float(np.nanmax(cal.mean_score) - np.nanmin(cal.mean_score)) or 1.0
         for k, name in enumerate(cal.names):
-            ok = np.isfinite(cal.observed[k]) & (cal.counts[k] >= MIN_CALIBRATION_ROWS)
-            if not ok.any():
-                continue
-            # A small sideways offset per group keeps the whiskers apart.
-            offset = (k - (len(cal.names) - 1) / 2) * 0.006 * spread
-            x, y = cal.mean_score[k][ok] + offset, cal.observed[k][ok]
-            item = plot.plot(
-                x,
-                y,
-                pen=pg.mkPen(group_color(k), width=2),
-                symbol="o",
-                symbolSize=7,
-                symbolBrush=group_color(k),
-                name=name,
-            )
-            self.calibration_items[name] = item
-            if cal.ci is not None:
-                ci = cal.ci[k][ok]
-                good = np.isfinite(ci[:, 0])
-                whiskers = pg.ErrorBarItem(
-                    x=x[good],
-                    y=y[good],
-                    top=(ci[good, 1] - y[good]),
-                    bottom=(y[good] - ci[good, 0]),
-                    beam=0.0,
-                    pen=pg.mkPen(group_color(k)),
-                )
-                plot.addItem(whiskers)
-                self.calibration_whiskers[name] = whiskers
+            self._draw_group(cal, k, name, spread)
         plot.setYRange(0, 1, padding=0.03)
-        scale = (
-            "probability"
-            if cal.scores_are_probabilities
-            else "score (not a probability: no diagonal)"
-        )
-        errors = ", ".join(
-            f"{n} {e:.3f}"
-            for n, e in zip(cal.names, cal.calibration_error, strict=True)
-            if math.isfinite(e)
-        )
         set_title(
             plot,
             f"Calibration of {analysis.report.model_names[model]} per group: "
             "share of positives by score",
         )
-        self.calibration_label.setText(
-            f"Sufficiency: at the same {scale}, are outcomes equally likely in every group? Whiskers: "
-            f"{analysis.report.confidence:.0%} bootstrap intervals; bins with fewer than "
-            f"{MIN_CALIBRATION_ROWS} rows of a group are not drawn."
-            + (f" Mean calibration error: {errors}." if errors else "")
+        self.calibration_label.setText(_caption(cal, analysis.report.confidence))
+
+    def _clear_curves(self) -> None:
+        plot = self.calibration_plot
+        for item in [*self.calibration_items.values(), *self.calibration_whiskers.values()]:
+            plot.removeItem(item)
+        self.calibration_items.clear()
+        self.calibration_whiskers.clear()
+        plot.plotItem.legend.clear()
+
+    def _draw_group(self, cal: CalibrationCurves, k: int, name: str, spread: float) -> None:
+        """Group ``k``'s curve over bins with enough rows, with its interval whiskers."""
+        ok = np.isfinite(cal.observed[k]) & (cal.counts[k] >= MIN_CALIBRATION_ROWS)
+        if not ok.any():
+            return
+        plot = self.calibration_plot
+        # A small sideways offset per group keeps the whiskers apart.
+        offset = (k - (len(cal.names) - 1) / 2) * 0.006 * spread
+        x, y = cal.mean_score[k][ok] + offset, cal.observed[k][ok]
+        item = plot.plot(
+            x,
+            y,
+            pen=pg.mkPen(group_color(k), width=2),
+            symbol="o",
+            symbolSize=7,
+            symbolBrush=group_color(k),
+            name=name,
         )
+        self.calibration_items[name] = item
+        if cal.ci is not None:
+            ci = cal.ci[k][ok]
+            good = np.isfinite(ci[:, 0])
+            whiskers = pg.ErrorBarItem(
+                x=x[good],
+                y=y[good],
+                top=(ci[good, 1] - y[good]),
+                bottom=(y[good] - ci[good, 0]),
+                beam=0.0,
+                pen=pg.mkPen(group_color(k)),
+            )
+            plot.addItem(whiskers)
+            self.calibration_whiskers[name] = whiskers
+
+
+def _caption(cal: CalibrationCurves, confidence: float) -> str:
+    """What the plot asks (sufficiency), what the whiskers are, and the calibration errors."""
+    scale = (
+        "probability"
+        if cal.scores_are_probabilities
+        else "score (not a probability: no diagonal)"
+    )
+    errors = ", ".join(
+        f"{n} {e:.3f}"
+        for n, e in zip(cal.names, cal.calibration_error, strict=True)
+        if math.isfinite(e)
+    )
+    return (
+        f"Sufficiency: at the same {scale}, are outcomes equally likely in every group? Whiskers: "
+        f"{confidence:.0%} bootstrap intervals; bins with fewer than "
+        f"{MIN_CALIBRATION_ROWS} rows of a group are not drawn."
+        + (f" Mean calibration error: {errors}." if errors else "")
+    )

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backends.evaluate.predictions import CsvSelection
+from backends.evaluate.prediction_csv import CsvSelection
 
 NONE = "(none)"
 _LABEL_GUESSES = ("label", "y", "y_true", "target", "truth", "two_year_recid", "income", "outcome")

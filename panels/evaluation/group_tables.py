@@ -14,7 +14,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backends.evaluate.fairness import OVERALL, FairnessReport
+from backends.evaluate.cells import OVERALL
+from backends.evaluate.fairness_report import FairnessReport
 from backends.evaluate.metrics import METRIC_DESCRIPTIONS, RATE_METRICS
 from panels.evaluation.style import number_text, value_text
 

@@ -10,7 +10,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from backends.evaluate.analysis import Analysis
-from backends.evaluate.fairness import OVERALL
+from backends.evaluate.cells import OVERALL
+from backends.evaluate.fairness_report import FairnessReport
 from backends.evaluate.metrics import METRIC_DESCRIPTIONS, RATE_METRICS
 from panels.evaluation.group_tables import (
     ConfusionTable,
@@ -35,6 +36,27 @@ class GroupsView(QWidget):
         self.analysis: Analysis | None = None
         self._bar_data: dict[str, Any] = {}
         layout = QVBoxLayout(self)
+        layout.addLayout(self._build_choices())
+        self.group_plot = make_plot("", "rate")
+        self.group_bars = pg.BarGraphItem(x=[], height=[], width=0.6)
+        self.group_whiskers = pg.ErrorBarItem(
+            x=np.zeros(0), y=np.zeros(0), beam=0.2, pen=pg.mkPen("#222", width=1.5)
+        )
+        self.group_plot.addItem(self.group_bars)
+        self.group_plot.addItem(self.group_whiskers)
+        layout.addWidget(self.group_plot, 3)
+        self.criteria_label = QLabel()
+        self.criteria_label.setWordWrap(True)
+        self.criteria_label.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.criteria_label)
+        layout.addLayout(self._build_tables(), 2)
+        self.warnings_label = QLabel()
+        self.warnings_label.setWordWrap(True)
+        self.warnings_label.setStyleSheet("QLabel { color: #8a4b00; }")
+        layout.addWidget(self.warnings_label)
+
+    def _build_choices(self) -> QHBoxLayout:
+        """The metric, the model (or A - B) and per group or minus the reference."""
         row = QHBoxLayout()
         self.metric_combo = QComboBox()
         for metric in RATE_METRICS:
@@ -64,19 +86,10 @@ class GroupsView(QWidget):
         ):
             row.addWidget(w)
         row.addStretch(1)
-        layout.addLayout(row)
-        self.group_plot = make_plot("", "rate")
-        self.group_bars = pg.BarGraphItem(x=[], height=[], width=0.6)
-        self.group_whiskers = pg.ErrorBarItem(
-            x=np.zeros(0), y=np.zeros(0), beam=0.2, pen=pg.mkPen("#222", width=1.5)
-        )
-        self.group_plot.addItem(self.group_bars)
-        self.group_plot.addItem(self.group_whiskers)
-        layout.addWidget(self.group_plot, 3)
-        self.criteria_label = QLabel()
-        self.criteria_label.setWordWrap(True)
-        self.criteria_label.setTextFormat(Qt.TextFormat.RichText)
-        layout.addWidget(self.criteria_label)
+        return row
+
+    def _build_tables(self) -> QHBoxLayout:
+        """The metrics table, and the 2x2 table of the group chosen beside it."""
         lower = QHBoxLayout()
         self.metrics_table = MetricsTable()
         lower.addWidget(self.metrics_table, 3)
@@ -91,11 +104,7 @@ class GroupsView(QWidget):
         self.confusion_table = ConfusionTable()
         side.addWidget(self.confusion_table)
         lower.addLayout(side, 2)
-        layout.addLayout(lower, 2)
-        self.warnings_label = QLabel()
-        self.warnings_label.setWordWrap(True)
-        self.warnings_label.setStyleSheet("QLabel { color: #8a4b00; }")
-        layout.addWidget(self.warnings_label)
+        return lower
 
     def show_analysis(self, analysis: Analysis) -> None:
         """Offer the analysis's models and groups, and draw everything for model A."""
@@ -147,59 +156,15 @@ class GroupsView(QWidget):
         model = self._current_model()
         versus = self.view_combo.currentIndex() == 1
         names = list(report.group_names)
-        if versus:
-            heights = report.versus_reference(model, metric)
-            intervals = report.versus_reference_intervals(model, metric)
-            title = f"{metric}: each group minus {report.reference_group}"
-        else:
-            heights = np.array([report.value(model, metric, g) for g in names])
-            intervals = np.array(
-                [report.interval(model, metric, g) or (np.nan, np.nan) for g in names]
-            )
-            if not report.intervals:
-                intervals = None
-            title = f"{metric} per group" + (" (A - B)" if model == "delta" else "")
-        x = np.arange(len(names), dtype=float)
+        heights, intervals, title = _bars(report, model, metric, versus)
         finite = np.isfinite(heights)
-        brushes = [pg.mkBrush(group_color(i)) for i in range(len(names))]
-        self.group_bars.setOpts(
-            x=x[finite],
-            height=heights[finite],
-            width=0.6,
-            brushes=[b for b, f in zip(brushes, finite, strict=True) if f],
-        )
-        low = high = None
-        if intervals is not None:
-            low, high = intervals[:, 0], intervals[:, 1]
-            ok = finite & np.isfinite(low) & np.isfinite(high)
-            self.group_whiskers.setData(
-                x=x[ok],
-                y=heights[ok],
-                top=(high - heights)[ok],
-                bottom=(heights - low)[ok],
-                beam=0.2,
-            )
-        else:
-            clear_whiskers(self.group_whiskers)
+        low, high = self._draw_bars(heights, intervals)
         undefined = [
             f"{names[i]}: {report.undefined(model, metric, names[i])}"
             for i in np.flatnonzero(~finite)
         ]
-        ticks = [
-            (float(i), category_label(n) + ("" if finite[i] else "\n(undefined)"))
-            for i, n in enumerate(names)
-        ]
-        axis = self.group_plot.getAxis("bottom")
-        axis.setTicks([ticks])
-        lines = max((label.count("\n") + 1 for _, label in ticks), default=1)
-        axis.setHeight(16 * lines + 12)
-        method = report.methods[0] if report.methods else ""
-        suffix = f" with {report.confidence:.0%} {method} intervals" if report.intervals else ""
-        if report.intervals and not versus and any(
-            report.interval_method(model, metric, g) == "wilson" for g in names
-        ):
-            suffix += " (Wilson score where counts are few, marked * in the table)"
-        set_title(self.group_plot, title + suffix)
+        self._set_ticks(names, finite)
+        set_title(self.group_plot, title + _interval_note(report, model, metric, versus))
         # The axis says what the bars are: rates, or differences of rates.
         if model == "delta":
             left = f"{metric}: model A − model B"
@@ -209,6 +174,64 @@ class GroupsView(QWidget):
             left = "rate"
         self.group_plot.setLabel("left", left)
         self.group_plot.setXRange(-0.6, len(names) - 0.4, padding=0)
+        self._fit_y(heights, finite, low, high)
+        self._bar_data = {
+            "names": names,
+            "heights": heights,
+            "low": low,
+            "high": high,
+            "metric": metric,
+            "model": model,
+            "undefined": undefined,
+        }
+        self.group_plot.setToolTip("\n".join(undefined))
+
+    def _draw_bars(
+        self, heights: np.ndarray, intervals: np.ndarray | None
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Bars where defined, whiskers where their interval is; the whisker ends."""
+        x = np.arange(len(heights), dtype=float)
+        finite = np.isfinite(heights)
+        brushes = [pg.mkBrush(group_color(i)) for i in range(len(heights))]
+        self.group_bars.setOpts(
+            x=x[finite],
+            height=heights[finite],
+            width=0.6,
+            brushes=[b for b, f in zip(brushes, finite, strict=True) if f],
+        )
+        if intervals is None:
+            clear_whiskers(self.group_whiskers)
+            return None, None
+        low, high = intervals[:, 0], intervals[:, 1]
+        ok = finite & np.isfinite(low) & np.isfinite(high)
+        self.group_whiskers.setData(
+            x=x[ok],
+            y=heights[ok],
+            top=(high - heights)[ok],
+            bottom=(heights - low)[ok],
+            beam=0.2,
+        )
+        return low, high
+
+    def _set_ticks(self, names: list[str], finite: np.ndarray) -> None:
+        """Group names under the bars, marked where the metric is undefined."""
+        ticks = [
+            (float(i), category_label(n) + ("" if finite[i] else "\n(undefined)"))
+            for i, n in enumerate(names)
+        ]
+        axis = self.group_plot.getAxis("bottom")
+        axis.setTicks([ticks])
+        lines = max((label.count("\n") + 1 for _, label in ticks), default=1)
+        axis.setHeight(16 * lines + 12)
+
+    def _fit_y(
+        self,
+        heights: np.ndarray,
+        finite: np.ndarray,
+        low: np.ndarray | None,
+        high: np.ndarray | None,
+    ) -> None:
+        """A y range holding 0, every bar and every whisker, with a little room."""
         top = (
             np.nanmax(
                 np.concatenate(
@@ -226,13 +249,32 @@ class GroupsView(QWidget):
             else 0.0
         )
         self.group_plot.setYRange(min(0.0, bottom) - 0.02, max(top, 0.0) * 1.08 + 0.02, padding=0)
-        self._bar_data = {
-            "names": names,
-            "heights": heights,
-            "low": low,
-            "high": high,
-            "metric": metric,
-            "model": model,
-            "undefined": undefined,
-        }
-        self.group_plot.setToolTip("\n".join(undefined))
+
+
+def _bars(
+    report: FairnessReport, model: int | str, metric: str, versus: bool
+) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Bar heights, their intervals (None without a bootstrap) and the plot's title."""
+    names = list(report.group_names)
+    if versus:
+        heights = report.versus_reference(model, metric)
+        intervals = report.versus_reference_intervals(model, metric)
+        return heights, intervals, f"{metric}: each group minus {report.reference_group}"
+    heights = np.array([report.value(model, metric, g) for g in names])
+    intervals: np.ndarray | None = np.array(
+        [report.interval(model, metric, g) or (np.nan, np.nan) for g in names]
+    )
+    if not report.intervals:
+        intervals = None
+    return heights, intervals, f"{metric} per group" + (" (A - B)" if model == "delta" else "")
+
+
+def _interval_note(report: FairnessReport, model: int | str, metric: str, versus: bool) -> str:
+    """What the whiskers are, and whether some are Wilson score intervals."""
+    method = report.methods[0] if report.methods else ""
+    suffix = f" with {report.confidence:.0%} {method} intervals" if report.intervals else ""
+    if report.intervals and not versus and any(
+        report.interval_method(model, metric, g) == "wilson" for g in report.group_names
+    ):
+        suffix += " (Wilson score where counts are few, marked * in the table)"
+    return suffix

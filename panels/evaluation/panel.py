@@ -34,12 +34,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backends.evaluate.analysis import Analysis, load_and_analyse, write_csv, write_html_report
-from backends.evaluate.fairness import FairnessReport
+from backends.evaluate.analysis import Analysis, load_and_analyse, write_csv
+from backends.evaluate.fairness_report import FairnessReport
 from backends.evaluate.paired import PairedTest
-from backends.evaluate.predictions import CsvSelection, PredictionInputError, read_csv_header
-from backends.evaluate.scores import ThresholdSolution
+from backends.evaluate.prediction_csv import CsvSelection, read_csv_header
+from backends.evaluate.predictions import PredictionInputError
+from backends.evaluate.report_html import write_html_report
 from backends.evaluate.sources import demo_group_columns
+from backends.evaluate.thresholds import ThresholdSolution
 from panels.evaluation.bootstrap_box import BootstrapBox
 from panels.evaluation.calibration_view import CalibrationView
 from panels.evaluation.column_picker import ColumnPicker
@@ -49,11 +51,15 @@ from panels.evaluation.export import ExportBar, widget_png
 from panels.evaluation.groups_view import GroupsView
 from panels.evaluation.readers import source_reader
 from panels.evaluation.source_bar import SourceBar
+from panels.evaluation.state import EvaluationSource, EvaluationState
 from panels.evaluation.thresholds_view import ThresholdsView
 
 
 class EvaluationPanel(QWidget):
     """Fairness metrics per group, bootstrap intervals, paired tests and threshold post-processing.
+
+    ``state`` (:class:`EvaluationState`) holds the source and the results; the tabs
+    render them.
 
     Signals
     -------
@@ -74,14 +80,7 @@ class EvaluationPanel(QWidget):
         super().__init__(parent)
         self.context = context
         self.runner = context.task_runner(self, "evaluation")
-        self.analysis: Analysis | None = None
-        self.paired: PairedTest | None = None
-        self.solution: ThresholdSolution | None = None
-        self.threshold_report: FairnessReport | None = None
-        self._csv_path: Path | None = None
-        self._source: tuple[str, Any] | None = (
-            None  # ("demo", name) | ("csv", path) | ("checkpoint", path)
-        )
+        self.state = EvaluationState()
         self._build()
         self.runner.sig_idle.connect(self._on_idle)
         self.context.events.sig_checkpoint_opened.connect(self._on_checkpoint_opened)
@@ -106,6 +105,20 @@ class EvaluationPanel(QWidget):
         scroll.setMinimumWidth(200)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         splitter.addWidget(scroll)
+        self.tabs = self._build_tabs()
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([270, 900])
+        root.addWidget(splitter, 1)
+
+        self.export_bar = ExportBar()
+        self.export_bar.sig_html_chosen.connect(self.export_html)
+        self.export_bar.sig_csv_chosen.connect(self.export_csv)
+        root.addWidget(self.export_bar)
+        self._name_widgets()
+
+    def _build_tabs(self) -> QTabWidget:
+        """Groups, Compare, Thresholds and Calibration, each reporting back to this panel."""
         self.groups_view = GroupsView()
         self.compare_view = CompareView(self.context, self.bootstrap_box)
         self.compare_view.sig_ready.connect(self._on_compare)
@@ -116,22 +129,15 @@ class EvaluationPanel(QWidget):
             view.sig_error.connect(self._show_error)
             view.sig_failed.connect(self._on_failure)
         self.calibration_view = CalibrationView()
-        self.tabs = QTabWidget()
-        self.tabs.addTab(self.groups_view, "Groups")
-        self.tabs.addTab(self.compare_view, "Compare")
-        self.tabs.addTab(self.thresholds_view, "Thresholds")
-        self.tabs.addTab(self.calibration_view, "Calibration")
-        splitter.addWidget(self.tabs)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([270, 900])
-        root.addWidget(splitter, 1)
+        tabs = QTabWidget()
+        tabs.addTab(self.groups_view, "Groups")
+        tabs.addTab(self.compare_view, "Compare")
+        tabs.addTab(self.thresholds_view, "Thresholds")
+        tabs.addTab(self.calibration_view, "Calibration")
+        return tabs
 
-        self.export_bar = ExportBar()
-        self.export_bar.sig_html_chosen.connect(self.export_html)
-        self.export_bar.sig_csv_chosen.connect(self.export_csv)
-        root.addWidget(self.export_bar)
-
-        # The widgets scripts and tests drive by name, as a person drives them.
+    def _name_widgets(self) -> None:
+        """The widgets scripts and tests drive by name, as a person drives them."""
         self.progress = self.source_bar.progress
         self.label_combo = self.columns_box.label_combo
         self.pred_a_combo = self.columns_box.pred_a_combo
@@ -167,8 +173,9 @@ class EvaluationPanel(QWidget):
 
     def load_demo(self, name: str) -> None:
         """Load a shipped demo (``compas`` or ``adult``) and evaluate it."""
-        if not self._source or self._source != ("demo", name):
-            self._source = ("demo", name)
+        demo = EvaluationSource("demo", name)
+        if self.state.source != demo:
+            self.state.source = demo
             columns = demo_group_columns(name)
             self.columns_box.fill_groups(columns, [columns[0]])
             self.columns_box.clear_columns()
@@ -183,10 +190,9 @@ class EvaluationPanel(QWidget):
             self._show_error(str(exc))
             return False
         self._clear_error()
-        self._csv_path = Path(path)
-        self._source = ("csv", self._csv_path)
+        self.state.source = EvaluationSource("csv", Path(path))
         self.columns_box.fill_from_header(header)
-        self.source_bar.set_text(f"{self._csv_path.name}: choose the columns, then Evaluate")
+        self.source_bar.set_text(f"{Path(path).name}: choose the columns, then Evaluate")
         return True
 
     def set_columns(self, selection: CsvSelection) -> None:
@@ -195,7 +201,7 @@ class EvaluationPanel(QWidget):
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Evaluate a workbench classifier checkpoint (or run folder) on its dataset's test split."""
-        self._source = ("checkpoint", Path(path))
+        self.state.source = EvaluationSource("checkpoint", Path(path))
         dataset_groups = ["race", "sex", "age_cat"]
         self.columns_box.fill_groups(dataset_groups, [])
         self.columns_box.set_columns_enabled(False)
@@ -213,15 +219,18 @@ class EvaluationPanel(QWidget):
 
     def evaluate(self) -> None:
         """Read the chosen source and evaluate it on the worker, with a progress bar."""
-        if self._source is None:
+        source = self.state.source
+        if source is None:
             self._show_error(
                 "Nothing to evaluate yet: load a demo, open a CSV of predictions or a checkpoint."
             )
             return
-        kind, value = self._source
         try:
             reader, label = source_reader(
-                kind, value, self.columns_box.selection(), self.columns_box.checked_groups()
+                source.kind,
+                source.value,
+                self.columns_box.selection(),
+                self.columns_box.checked_groups(),
             )
         except PredictionInputError as exc:
             self._show_error(str(exc))
@@ -264,10 +273,12 @@ class EvaluationPanel(QWidget):
     # ------------------------------------------------------------ results
 
     def _on_analysis(self, analysis: Analysis) -> None:
-        self.analysis = analysis
-        self.paired = None
-        self.solution = None
-        self.threshold_report = None
+        self.state.show_analysis(analysis)
+        self._render_analysis(analysis)
+        self.sig_analysis_ready.emit(analysis)
+
+    def _render_analysis(self, analysis: Analysis) -> None:
+        """Show a new analysis in the source line and every tab; offer its export."""
         report = analysis.report
         self.progress.setValue(1000)
         self.source_bar.set_text(
@@ -280,7 +291,6 @@ class EvaluationPanel(QWidget):
         self.thresholds_view.setup(analysis)
         self.calibration_view.show_analysis(analysis)
         self.export_bar.set_enabled(True)
-        self.sig_analysis_ready.emit(analysis)
 
     def group_bar_data(self) -> dict[str, Any]:
         """What the per-group bar chart shows: names, bar heights and whisker ends."""
@@ -291,7 +301,7 @@ class EvaluationPanel(QWidget):
         self.compare_view.run(metric)
 
     def _on_compare(self, result: PairedTest) -> None:
-        self.paired = result
+        self.state.paired = result
         self.sig_compare_ready.emit(result)
 
     def compare_histogram(self) -> tuple[np.ndarray, np.ndarray]:
@@ -315,7 +325,7 @@ class EvaluationPanel(QWidget):
         return self.thresholds_view.bar_data()
 
     def _on_threshold_report(self, report: FairnessReport) -> None:
-        self.threshold_report = report
+        self.state.threshold_report = report
         self.sig_thresholds_ready.emit(report)
 
     def solve(self, constraint: str | None = None) -> None:
@@ -323,20 +333,21 @@ class EvaluationPanel(QWidget):
         self.thresholds_view.solve(constraint)
 
     def _on_solution(self, solution: ThresholdSolution) -> None:
-        self.solution = solution
+        self.state.solution = solution
         self.sig_solution_ready.emit(solution)
 
     # ------------------------------------------------------------ export
 
     def export_html(self, path: str | Path) -> Path | None:
         """Write the HTML report (tables, plots as images, the paired test, post-processing)."""
-        if self.analysis is None:
+        state = self.state
+        if state.analysis is None:
             self._show_error("Nothing to export yet: evaluate some predictions first.")
             return None
         images = {"Per-group metric": widget_png(self.groups_view.group_plot)}
-        if self.paired is not None:
+        if state.paired is not None:
             images["Paired test"] = widget_png(self.compare_view.compare_plot)
-        if self.analysis.score_table is not None:
+        if state.analysis.score_table is not None:
             images["Thresholds"] = widget_png(self.thresholds_view.threshold_plot)
             images["ROC per group"] = widget_png(self.thresholds_view.roc_plot)
             images["Calibration per group"] = widget_png(self.calibration_view.calibration_plot)
@@ -349,10 +360,10 @@ class EvaluationPanel(QWidget):
                 made_by = ""
             out = write_html_report(
                 path,
-                self.analysis,
+                state.analysis,
                 images=images,
-                paired=self.paired,
-                solution=self.solution,
+                paired=state.paired,
+                solution=state.solution,
                 version=made_by,
             )
         except OSError as exc:
@@ -363,11 +374,11 @@ class EvaluationPanel(QWidget):
 
     def export_csv(self, path: str | Path) -> Path | None:
         """Write every metric of every group and model with its intervals as CSV."""
-        if self.analysis is None:
+        if self.state.analysis is None:
             self._show_error("Nothing to export yet: evaluate some predictions first.")
             return None
         try:
-            out = write_csv(path, self.analysis.report)
+            out = write_csv(path, self.state.analysis.report)
         except OSError as exc:
             self._show_error(f"Could not write {path} ({exc.strerror}): choose another folder.")
             return None

@@ -6,12 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from backends.evaluate.predictions import (
-    CsvSelection,
-    Predictions,
-    predictions_from_csv,
-    read_csv_header,
-)
+from backends.evaluate.prediction_csv import CsvSelection, predictions_from_csv, read_csv_header
+from backends.evaluate.predictions import Predictions
 from backends.evaluate.sources import load_demo, predictions_from_checkpoint
 
 Reader = Callable[..., Predictions]

@@ -6,8 +6,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
-from backends.evaluate.fairness import FairnessReport
-from backends.evaluate.scores import CONSTRAINT_NAMES, RocCurves, ThresholdSolution
+from backends.evaluate.fairness_report import FairnessReport
+from backends.evaluate.scores import RocCurves
+from backends.evaluate.thresholds import CONSTRAINT_NAMES, ThresholdSolution
 from panels.evaluation.style import (
     category_label,
     clear_whiskers,

@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from backends.evaluate.analysis import Analysis, evaluate_at_thresholds
-from backends.evaluate.fairness import FairnessReport
-from backends.evaluate.scores import (
+from backends.evaluate.fairness_report import FairnessReport
+from backends.evaluate.thresholds import (
     CONSTRAINT_NAMES,
     CONSTRAINTS,
     ThresholdSolution,
@@ -70,6 +70,28 @@ class ThresholdsView(QWidget):
         self._debounce.setInterval(60)
         self._debounce.timeout.connect(self._evaluate_threshold)
         layout = QVBoxLayout(self)
+        layout.addLayout(self._build_slider_row())
+        plots = QHBoxLayout()
+        self.threshold_plot = RatesPlot()
+        plots.addWidget(self.threshold_plot, 1)
+        self.roc_plot = RocPlot()
+        plots.addWidget(self.roc_plot, 1)
+        layout.addLayout(plots, 3)
+        post = QHBoxLayout()
+        post.addLayout(self._build_group_thresholds())
+        self.cost_plot = CostPlot()
+        post.addWidget(self.cost_plot, 1)
+        layout.addLayout(post, 2)
+        self.solution_label = QLabel(
+            "Solve to equalise error rates across groups with per-group thresholds."
+        )
+        self.solution_label.setWordWrap(True)
+        self.solution_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.solution_label)
+        self._set_controls(False)
+
+    def _build_slider_row(self) -> QHBoxLayout:
+        """Model A's one threshold for all groups, and its value."""
         row = QHBoxLayout()
         self.threshold_slider = QSlider(Qt.Orientation.Horizontal)
         self.threshold_slider.setRange(0, SLIDER_STEPS)
@@ -79,15 +101,10 @@ class ThresholdsView(QWidget):
         row.addWidget(QLabel("Model A threshold (all groups)"))
         row.addWidget(self.threshold_slider, 1)
         row.addWidget(self.threshold_value)
-        layout.addLayout(row)
-        plots = QHBoxLayout()
-        self.threshold_plot = RatesPlot()
-        plots.addWidget(self.threshold_plot, 1)
-        self.roc_plot = RocPlot()
-        plots.addWidget(self.roc_plot, 1)
-        layout.addLayout(plots, 3)
+        return row
 
-        post = QHBoxLayout()
+    def _build_group_thresholds(self) -> QVBoxLayout:
+        """The per-group threshold table (the one state the slider, solver and chart share)."""
         self.group_threshold_table = QTableWidget(0, 2)
         self.group_threshold_table.setHorizontalHeaderLabels(["group", "threshold"])
         self.group_threshold_table.horizontalHeader().setSectionResizeMode(
@@ -118,17 +135,7 @@ class ThresholdsView(QWidget):
         for w in (self.constraint_combo, self.randomize_check, self.solve_button):
             solve_row.addWidget(w)
         side.addLayout(solve_row)
-        post.addLayout(side)
-        self.cost_plot = CostPlot()
-        post.addWidget(self.cost_plot, 1)
-        layout.addLayout(post, 2)
-        self.solution_label = QLabel(
-            "Solve to equalise error rates across groups with per-group thresholds."
-        )
-        self.solution_label.setWordWrap(True)
-        self.solution_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.solution_label)
-        self._set_controls(False)
+        return side
 
     def _set_controls(self, enabled: bool) -> None:
         for w in (

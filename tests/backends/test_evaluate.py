@@ -17,12 +17,8 @@ from backends.evaluate.bootstrap import (
 )
 from backends.evaluate.fairness import build_cells, evaluate_fairness
 from backends.evaluate.paired import compare_models, mcnemar_exact
-from backends.evaluate.predictions import (
-    CsvSelection,
-    PredictionInputError,
-    build_predictions,
-    predictions_from_csv,
-)
+from backends.evaluate.prediction_csv import CsvSelection, predictions_from_csv
+from backends.evaluate.predictions import PredictionInputError, build_predictions
 
 
 def _synthetic(n: int, seed: int, groups=("a", "b", "c"), second: bool = False):

@@ -240,9 +240,10 @@ def test_a_metric_undefined_in_every_group_is_reported_not_a_crash(prediction_cs
 def test_the_html_report_is_complete_and_its_command_reproduces_it(tmp_path, capsys):
     import shlex
 
-    from backends.evaluate.analysis import analyse, reproduce_command, write_html_report
+    from backends.evaluate.analysis import analyse
     from backends.evaluate.paired import compare_models
-    from backends.evaluate.scores import solve_thresholds
+    from backends.evaluate.report_html import reproduce_command, write_html_report
+    from backends.evaluate.thresholds import solve_thresholds
 
     pred = compas_demo("race")
     analysis = analyse(pred, resamples=300, curve_resamples=50, seed=3)

@@ -9,12 +9,14 @@ from backends.evaluate.bootstrap import BootstrapError
 from backends.evaluate.fairness import evaluate_fairness
 from backends.evaluate.predictions import build_predictions
 from backends.evaluate.scores import (
-    apply_acceptance,
-    apply_group_thresholds,
     build_score_table,
     calibration_curves,
     confusion_at,
     roc_curves,
+)
+from backends.evaluate.thresholds import (
+    apply_acceptance,
+    apply_group_thresholds,
     solve_thresholds,
 )
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from backends.evaluate.predictions import CsvSelection
+from backends.evaluate.prediction_csv import CsvSelection
 from panels.evaluation.panel import EvaluationPanel
 from workbench.context import AppContext
 from workbench.settings import AppSettings

@@ -108,11 +108,8 @@ def _progress(enabled: bool):
 
 
 def _load(args: argparse.Namespace, preds: list[tuple[str, str]], threshold: float | None):
-    from backends.evaluate.predictions import (
-        CsvSelection,
-        PredictionInputError,
-        predictions_from_csv,
-    )
+    from backends.evaluate.prediction_csv import CsvSelection, predictions_from_csv
+    from backends.evaluate.predictions import PredictionInputError
     from backends.evaluate.sources import load_demo
 
     try:
