@@ -8,7 +8,7 @@ for the same prompt and number of new tokens:
   >= 1.5x ``transformers.generate``, greedy and sampling);
 - **Llama** (~100 M: 12 layers, width 768, 4 key/value heads, vocab 32 000,
   tied embeddings): the transformers model itself behind
-  :class:`backends.hf_causal.HFCausalLM`, the path every other Hugging Face
+  :class:`backends.text.hf.HFCausalLM`, the path every other Hugging Face
   folder takes (goal: >= 1.0x).
 
 Ours includes what the playground needs per token: raw and sampled
@@ -146,7 +146,7 @@ def build_models(which: str, size: str):
             hf.save_pretrained(tmp)
             ours = from_hf_gpt2(Path(tmp)).eval()
         return "GPT-2 (workbench GPT)", hf, ours
-    from backends.hf_causal import HFCausalLM
+    from backends.text.hf import HFCausalLM
 
     config = transformers.LlamaConfig(**LLAMA_SIZES[size], eos_token_id=None, bos_token_id=None)
     hf = transformers.LlamaForCausalLM(config).eval()
@@ -155,7 +155,8 @@ def build_models(which: str, size: str):
 
 
 def bench_model(which: str, args, tok) -> list[tuple]:
-    from backends.generate import SamplingConfig, generate
+    from backends.text.generation import generate
+    from backends.text.sampling import SamplingConfig
 
     name, hf, ours = build_models(which, args.size)
     vocab = hf.config.vocab_size

@@ -232,7 +232,7 @@ class PlaygroundPanel(QWidget):
         return self._start_all(self.last_seed)
 
     def _start_all(self, seed: int) -> bool:
-        from backends.generate import GenerationError
+        from backends.text.errors import GenerationError
 
         prompt = self.prompt.toPlainText()
         messages = None
@@ -420,7 +420,7 @@ class PlaygroundPanel(QWidget):
 
     def measure_template(self) -> bool:
         """Count the template preview's tokens with column 1's model; note any truncation."""
-        from backends.text_models import measure_prompt
+        from backends.text.prompts import measure_prompt
 
         key = self.columns[0].model_key() if self.columns else None
         if key is None:

@@ -56,7 +56,7 @@ class ModelCache:
         self._models: dict[tuple[str, str | None], Any] = {}
 
     def get(self, key: str, dtype: str | None = None) -> Any:
-        from backends.text_models import load_text_model
+        from backends.text.models import load_text_model
 
         slot = (key, dtype)
         if slot not in self._models:
@@ -75,7 +75,8 @@ def prompt_for(job: Job, loaded: Any) -> tuple[Any, str | None, str]:
     so each column may read it differently; the note says how many of the
     oldest tokens will not fit the context.
     """
-    from backends.generate import GenerationError, encode_prompt, fit_prompt, truncation_note
+    from backends.text.errors import GenerationError
+    from backends.text.prompts import encode_prompt, fit_prompt, truncation_note
 
     shown = None
     prompt = job.prompt
@@ -96,7 +97,9 @@ def run_jobs(
     jobs: list[Job], models: ModelCache, bridge: Bridge, run: int, progress=None
 ) -> None:
     """Generate each column in turn (one at a time, so their speeds are comparable)."""
-    from backends.generate import GenerationError, generate, suggested_threads
+    from backends.text.errors import GenerationError
+    from backends.text.generation import generate
+    from backends.text.language_model import suggested_threads
 
     for n, job in enumerate(jobs):
 
@@ -135,7 +138,8 @@ def score_jobs(
     dtype: str | None = None,
 ) -> None:
     """Score ``text`` with each (column, model key) in turn."""
-    from backends.generate import GenerationError, score_text
+    from backends.text.errors import GenerationError
+    from backends.text.scoring import score_text
 
     for n, (column, key) in enumerate(keys):
         try:

@@ -132,8 +132,8 @@ class TemplateEditor(QWidget):
         self.update_preview()
 
     def template(self) -> Any:
-        """The form as a ``backends.templates.PromptTemplate`` (blank example rows left out)."""
-        from backends.templates import Example, PromptTemplate
+        """The form as a ``backends.text.templates.PromptTemplate`` (blank example rows left out)."""
+        from backends.text.templates import Example, PromptTemplate
 
         examples = []
         for row in range(self.examples.rowCount()):
@@ -187,7 +187,7 @@ class TemplateEditor(QWidget):
         self.fit_label.setStyleSheet("color: #a05a00;" if truncated else "color: palette(dark);")
 
     def refresh_saved(self) -> None:
-        from backends.templates import list_templates
+        from backends.text.templates import list_templates
 
         self.saved.clear()
         for path in list_templates(self.folder):
@@ -195,7 +195,7 @@ class TemplateEditor(QWidget):
         self.load_button.setEnabled(self.saved.count() > 0)
 
     def save(self) -> Path | None:
-        from backends.templates import TemplateError, save_template
+        from backends.text.templates import TemplateError, save_template
 
         try:
             path = save_template(self.template(), self.folder)
@@ -207,7 +207,7 @@ class TemplateEditor(QWidget):
         return path
 
     def load_selected(self) -> None:
-        from backends.templates import TemplateError, load_template
+        from backends.text.templates import TemplateError, load_template
 
         path = self.saved.currentData()
         if not path:

@@ -11,8 +11,9 @@ pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from backends.generate import SamplingConfig, generate
-from backends.text_models import load_text_model
+from backends.text.generation import generate
+from backends.text.models import load_text_model
+from backends.text.sampling import SamplingConfig
 from panels.playground.generate_tab import format_stop_strings, parse_stop_strings
 from panels.playground.panel import PlaygroundPanel
 from tests.backends.hf_folders import make_folder

@@ -9,9 +9,11 @@ import torch
 from PySide6.QtCore import Qt
 
 from backends.data.text import CharTokenizer
-from backends.generate import SamplingConfig, generate, score_text
 from backends.models.gpt import GPT, GPTConfig
-from backends.text_models import load_text_model
+from backends.text.generation import generate
+from backends.text.models import load_text_model
+from backends.text.sampling import SamplingConfig
+from backends.text.scoring import score_text
 from panels.playground.panel import PlaygroundPanel
 from workbench.context import AppContext
 from workbench.settings import AppSettings

@@ -75,14 +75,12 @@ def _resolve(where: str, runs_dir: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from backends.generate import (
-        GenerationError,
-        SamplingConfig,
-        generate,
-        score_text,
-        suggested_threads,
-    )
-    from backends.text_models import load_text_model
+    from backends.text.errors import GenerationError
+    from backends.text.generation import generate
+    from backends.text.language_model import suggested_threads
+    from backends.text.models import load_text_model
+    from backends.text.sampling import SamplingConfig
+    from backends.text.scoring import score_text
 
     stops = tuple(s.replace("\\n", "\n").replace("\\t", "\t") for s in args.stop)
     config = SamplingConfig(
@@ -182,7 +180,7 @@ def parse_chat(raw: str) -> list[dict[str, str]]:
 
 def chat_prompt(loaded, messages: list[dict[str, str]]) -> tuple[str, list[int]]:
     """The conversation rendered with the model's chat template (text, token ids)."""
-    from backends.generate import GenerationError
+    from backends.text.errors import GenerationError
 
     if not loaded.has_chat_template:
         raise GenerationError(
