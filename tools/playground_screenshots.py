@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print(path)
 
     panel.run_all()
-    wait(panel.sig_run_finished)
+    wait(panel.sig_round_finished)
     settle()
     if context.errors:
         raise SystemExit(f"generation failed: {context.errors[-1]}")
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     other = next(a for a in token.alternatives if a.token_id != token.token_id)
     column.popup.hide()
     panel.continue_from(1, index, other)
-    wait(panel.sig_run_finished)
+    wait(panel.sig_round_finished)
     settle()
     column._on_hover(index)
     save(panel.grab(), "playground-continued.png")

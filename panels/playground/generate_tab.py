@@ -56,7 +56,7 @@ class GenerateTab(QWidget):
         self.run_button.setToolTip("every column continues the prompt with the same seed")
         self.stop_button = QPushButton("Stop")
         self.repeat_button = QPushButton("Run again, same seed")
-        self.repeat_button.setToolTip("repeat the last run exactly")
+        self.repeat_button.setToolTip("repeat the last round exactly")
         self.add_button = QPushButton("+ Column")
         for button in (self.run_button, self.stop_button, self.repeat_button, self.add_button):
             bar.addWidget(button)
@@ -64,7 +64,7 @@ class GenerateTab(QWidget):
         bar.addWidget(QLabel("seed"))
         self.seed = spin_box(0, 2**31 - 1, 1234)
         bar.addWidget(self.seed)
-        self.new_seed = QCheckBox("new seed each run")
+        self.new_seed = QCheckBox("new seed each round")
         self.new_seed.setChecked(True)
         bar.addWidget(self.new_seed)
         bar.addStretch(1)

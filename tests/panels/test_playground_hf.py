@@ -49,7 +49,7 @@ def panel(qtbot, tmp_path, folders):
 
 
 def run_and_wait(qtbot, panel):
-    with qtbot.waitSignal(panel.sig_run_finished, timeout=30000):
+    with qtbot.waitSignal(panel.sig_round_finished, timeout=30000):
         assert panel.run_all()
     qtbot.waitUntil(lambda: not panel._runner.is_busy())
 

@@ -69,7 +69,7 @@ def panel(qtbot, tmp_path, checkpoint):
 
 
 def run_and_wait(qtbot, panel, start=None):
-    with qtbot.waitSignal(panel.sig_run_finished, timeout=20000):
+    with qtbot.waitSignal(panel.sig_round_finished, timeout=20000):
         assert (start or panel.run_all)()
     qtbot.waitUntil(lambda: not panel._runner.is_busy())
 
@@ -98,7 +98,7 @@ def test_streams_tokens_into_every_column_with_speed_and_the_same_seed(qtbot, pa
 
     before = first.text
     panel.new_seed.setChecked(True)
-    run_and_wait(qtbot, panel, panel.repeat)  # run again, same seed: the same text
+    run_and_wait(qtbot, panel, panel.repeat)  # a round again, same seed: the same text
     assert first.text == before and panel.seed.value() == 7
 
 
@@ -106,7 +106,7 @@ def test_stop_halts_the_stream_and_keeps_what_was_shown(qtbot, panel):
     panel.max_tokens.setValue(100000)
     panel.run_all()
     qtbot.waitUntil(lambda: len(panel.columns[0].tokens) >= 5, timeout=10000)
-    with qtbot.waitSignal(panel.sig_run_finished, timeout=5000):
+    with qtbot.waitSignal(panel.sig_round_finished, timeout=5000):
         qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not panel._runner.is_busy(), timeout=5000)
     column = panel.columns[0]
@@ -129,7 +129,7 @@ def test_alternatives_popup_continues_from_the_chosen_token(qtbot, panel):
     assert "after samplers" in column.details.text()
     other = next(a for a in token.alternatives if a.token_id != token.token_id)
     index = [a.token_id for a in token.alternatives].index(other.token_id)
-    with qtbot.waitSignal(panel.sig_run_finished, timeout=20000):
+    with qtbot.waitSignal(panel.sig_round_finished, timeout=20000):
         qtbot.mouseClick(column.popup.buttons[index], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not panel._runner.is_busy())
     assert not column.popup.isVisible()

@@ -1,39 +1,74 @@
-"""What runs on the worker: loading models (cached), generating column after column, scoring.
+"""What runs on the worker for one round: loading models (cached), generating column after
+column, scoring.
 
-Nothing here touches a widget. Each token, result and failure leaves the
-worker through a :class:`Bridge` signal carrying the run id it belongs to;
-the panel connects them queued, so they are handled on the GUI thread, where
-a run id that is no longer current is dropped.
+Nothing here touches a widget (nor imports Qt or torch at import time). A round
+is one call on the panel's task slot; what it has to say leaves through the
+task runner's ``partial`` callable as the typed messages below, which reach the
+panel on the GUI thread in order and are dropped once the round is stopped or
+superseded. A column's failure is a :class:`ColumnFailed` message: the other
+columns go on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
-
 MAX_CACHED_MODELS = 4
 
+Partial = Callable[[object], None]
+Progress = Callable[[float], None] | None
 
-class Bridge(QObject):
-    """Signals the worker emits; queued onto the GUI thread, where the panel lives.
 
-    Signals
-    -------
-    sig_started(int, int, object)   run, column, (prompt ids, model description, prompt text
-                                    or None, truncation note or "")
-    sig_token(int, int, object)     run, column, GeneratedToken
-    sig_finished(int, int, object)  run, column, GenerationResult
-    sig_failed(int, int, str)       run, column, message
-    sig_scored(int, int, object)    run, column, (model name, TextScore)
-    """
+# ---------------------------------------------------------------- messages to the panel
 
-    sig_started = Signal(int, int, object)
-    sig_token = Signal(int, int, object)
-    sig_finished = Signal(int, int, object)
-    sig_failed = Signal(int, int, str)
-    sig_scored = Signal(int, int, object)
+
+@dataclass
+class ColumnStarted:
+    """A column's model read its prompt."""
+
+    column: int
+    prompt_ids: list[int] | None  # the ids continued from, when the prompt was ids
+    description: str  # the model, for the column's status line
+    shown: str | None  # a rendered chat, shown in place of the prompt text
+    note: str  # how much of a long prompt was dropped, or ""
+
+
+@dataclass
+class TokenStreamed:
+    """A token may be shown in a column (a backends.text.results.GeneratedToken)."""
+
+    column: int
+    token: Any
+
+
+@dataclass
+class ColumnFinished:
+    """A column's generation ended (a backends.text.results.GenerationResult)."""
+
+    column: int
+    result: Any
+
+
+@dataclass
+class ColumnScored:
+    """A column's model scored the text (a backends.text.results.TextScore)."""
+
+    column: int
+    model_name: str
+    score: Any
+
+
+@dataclass
+class ColumnFailed:
+    """A column could not generate or score; the message says why and what to do."""
+
+    column: int
+    message: str
+
+
+# ---------------------------------------------------------------- jobs and models
 
 
 @dataclass
@@ -93,48 +128,57 @@ def prompt_for(job: Job, loaded: Any) -> tuple[Any, str | None, str]:
     return ids, shown, truncation_note(dropped, loaded.context) if job.truncate else ""
 
 
-def run_jobs(
-    jobs: list[Job], models: ModelCache, bridge: Bridge, run: int, progress=None
+# ---------------------------------------------------------------- rounds
+
+
+def generate_round(
+    jobs: list[Job], models: ModelCache, *, partial: Partial, progress: Progress = None
 ) -> None:
     """Generate each column in turn (one at a time, so their speeds are comparable)."""
-    from backends.text.errors import GenerationError
-    from backends.text.generation import generate
-    from backends.text.language_model import suggested_threads
-
     for n, job in enumerate(jobs):
 
         def column_progress(fraction: float, n: int = n) -> None:
             if progress is not None:
                 progress((n + fraction) / len(jobs))
 
-        try:
-            loaded = models.get(job.model_key, job.dtype)
-            prompt, shown, note = prompt_for(job, loaded)
-            prompt_ids = job.prompt if not isinstance(job.prompt, str) else None
-            bridge.sig_started.emit(run, job.column, (prompt_ids, loaded.describe(), shown, note))
-            result = generate(
-                loaded.model,
-                loaded.tokenizer,
-                prompt,
-                job.config,
-                on_token=lambda token, c=job.column: bridge.sig_token.emit(run, c, token),
-                progress=column_progress,
-                truncate_prompt=job.truncate,
-                threads=suggested_threads(loaded.model),
-            )
-        except GenerationError as exc:
-            bridge.sig_failed.emit(run, job.column, str(exc))
-            continue
-        bridge.sig_finished.emit(run, job.column, result)
+        partial(generate_column(job, models, partial, column_progress))
 
 
-def score_jobs(
+def generate_column(
+    job: Job, models: ModelCache, partial: Partial, progress: Progress
+) -> ColumnFinished | ColumnFailed:
+    """One column's generation, its tokens streamed as :class:`TokenStreamed` messages."""
+    from backends.text.errors import GenerationError
+    from backends.text.generation import generate
+    from backends.text.language_model import suggested_threads
+
+    try:
+        loaded = models.get(job.model_key, job.dtype)
+        prompt, shown, note = prompt_for(job, loaded)
+        prompt_ids = job.prompt if not isinstance(job.prompt, str) else None
+        partial(ColumnStarted(job.column, prompt_ids, loaded.describe(), shown, note))
+        result = generate(
+            loaded.model,
+            loaded.tokenizer,
+            prompt,
+            job.config,
+            on_token=lambda token: partial(TokenStreamed(job.column, token)),
+            progress=progress,
+            truncate_prompt=job.truncate,
+            threads=suggested_threads(loaded.model),
+        )
+    except GenerationError as exc:
+        return ColumnFailed(job.column, str(exc))
+    return ColumnFinished(job.column, result)
+
+
+def score_round(
     text: str,
     keys: list[tuple[int, str]],
     models: ModelCache,
-    bridge: Bridge,
-    run: int,
-    progress=None,
+    *,
+    partial: Partial,
+    progress: Progress = None,
     dtype: str | None = None,
 ) -> None:
     """Score ``text`` with each (column, model key) in turn."""
@@ -146,8 +190,8 @@ def score_jobs(
             loaded = models.get(key, dtype)
             score = score_text(loaded.model, loaded.tokenizer, text)
         except GenerationError as exc:
-            bridge.sig_failed.emit(run, column, str(exc))
+            partial(ColumnFailed(column, str(exc)))
             continue
-        bridge.sig_scored.emit(run, column, (loaded.name, score))
+        partial(ColumnScored(column, loaded.name, score))
         if progress is not None:
             progress((n + 1) / len(keys))
