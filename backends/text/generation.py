@@ -65,6 +65,8 @@ class _Decoder:
         self.model = model
         self.tokenizer = tokenizer
         self.config = config
+        self.prompt_ids = prompt_ids
+        self.seed = seed
         self.block_size = int(model.config.block_size)
         device = model_device(model)
         self.generator = torch.Generator(device=device).manual_seed(seed)
@@ -169,6 +171,34 @@ class _Decoder:
         return "length"
 
 
+    def result(
+        self,
+        shown: list[GeneratedToken],
+        stream: TextStream,
+        finish_reason: str,
+        elapsed: float,
+        dropped: int,
+    ) -> GenerationResult:
+        """The finished generation: its shown tokens, timings and what repeats it."""
+        times = self.times
+        decode_span = times[-1] - times[0] if len(times) > 1 else 0.0
+        return GenerationResult(
+            prompt_ids=self.prompt_ids,
+            text="".join(t.text for t in shown),
+            tokens=shown,
+            finish_reason=finish_reason,
+            seed=self.seed,
+            config={**self.config.to_dict(), "seed": self.seed},
+            generated_tokens=len(times),
+            time_to_first_token_s=times[0] if times else math.nan,
+            elapsed_s=elapsed,
+            tokens_per_s=(len(times) - 1) / decode_span if decode_span > 0 else math.nan,
+            stop_string=stream.stop_string if stream.stopped else None,
+            dropped_prompt_tokens=dropped,
+            context=self.block_size,
+        )
+
+
 def generate(
     model: LanguageModel,
     tokenizer: Any,
@@ -188,7 +218,7 @@ def generate(
     fraction of ``max_new_tokens`` done after every token; raising
     :class:`backends.progress.Cancelled` from it stops the generation.
     ``use_cache=False`` recomputes the whole window every step (the reference
-    the KV cache is tested against). A prompt longer than the context is an
+    the KV cache is tested against). A prompt longer than the context is
     left-truncated (its oldest tokens dropped, a leading BOS kept; the count is
     ``result.dropped_prompt_tokens`` and ``result.note`` says it), or an error
     with ``truncate_prompt=False``. ``threads`` sets torch's intra-op threads for this call (see
@@ -217,20 +247,5 @@ def generate(
         finish_reason = decoder.run(stream, emit, progress, started)
         if not stream.stopped:
             emit(stream.flush())
-    times = decoder.times
-    decode_span = times[-1] - times[0] if len(times) > 1 else 0.0
-    return GenerationResult(
-        prompt_ids=prompt_ids,
-        text="".join(t.text for t in shown),
-        tokens=shown,
-        finish_reason=finish_reason,
-        seed=seed,
-        config={**config.to_dict(), "seed": seed},
-        generated_tokens=len(times),
-        time_to_first_token_s=times[0] if times else math.nan,
-        elapsed_s=time.perf_counter() - started,
-        tokens_per_s=(len(times) - 1) / decode_span if decode_span > 0 else math.nan,
-        stop_string=stream.stop_string if stream.stopped else None,
-        dropped_prompt_tokens=dropped,
-        context=block_size,
-    )
+    elapsed = time.perf_counter() - started
+    return decoder.result(shown, stream, finish_reason, elapsed, dropped)

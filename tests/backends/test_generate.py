@@ -413,15 +413,19 @@ def test_score_text_matches_the_models_own_loss(tiny):
 
 @pytest.fixture(scope="module")
 def hf_gpt2_folder(tmp_path_factory):
-    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("transformers")
     tokenizers = pytest.importorskip("tokenizers")
+    from tests.backends.hf_folders import random_causal_lm
+
     folder = tmp_path_factory.mktemp("gpt2")
     bpe = tokenizers.ByteLevelBPETokenizer()
     corpus = ["the quick brown fox jumps over the lazy dog", "héllo wörld", "a b c d e f g"] * 20
     bpe.train_from_iterator(corpus, vocab_size=300, special_tokens=["<|endoftext|>"])
     bpe.save_model(str(folder))  # vocab.json + merges.txt
     vocab = bpe.get_vocab_size()
-    config = transformers.GPT2Config(
+    hf = random_causal_lm(
+        "gpt2",
+        seed=0,
         vocab_size=vocab,
         n_positions=32,
         n_embd=32,
@@ -429,9 +433,7 @@ def hf_gpt2_folder(tmp_path_factory):
         n_head=4,
         bos_token_id=bpe.token_to_id("<|endoftext|>"),
         eos_token_id=bpe.token_to_id("<|endoftext|>"),
-    )
-    torch.manual_seed(0)
-    hf = transformers.GPT2LMHeadModel(config).eval()
+    ).eval()
     with torch.no_grad():
         hf.transformer.wte.weight.mul_(25)  # peaky enough that greedy is not one token repeated
     hf.save_pretrained(folder)
