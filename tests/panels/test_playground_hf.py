@@ -48,7 +48,7 @@ def panel(qtbot, tmp_path, folders):
     widget.shutdown()
 
 
-def run_and_wait(qtbot, panel):
+def play_round(qtbot, panel):
     with qtbot.waitSignal(panel.sig_round_finished, timeout=30000):
         assert panel.run_all()
     qtbot.waitUntil(lambda: not panel._runner.is_busy())
@@ -56,7 +56,7 @@ def run_and_wait(qtbot, panel):
 
 def test_chat_model_and_base_model_side_by_side(qtbot, panel, folders):
     panel.prompt.setPlainText("In the beginning")
-    run_and_wait(qtbot, panel)
+    play_round(qtbot, panel)
     assert [c.status for c in panel.columns] == ["done", "done"]
     for column, folder in zip(panel.columns, folders, strict=True):
         loaded = load_text_model(folder)
@@ -77,7 +77,7 @@ def test_chat_mode_renders_each_columns_template_and_keeps_replies(qtbot, panel,
     panel.chat.message.setPlainText("What is two plus two?")
     panel.columns[1].set_model(panel.columns[0].model_key())  # both columns: the chat model
     panel.columns[1].set_sampling(temperature=0.8, top_k=20)
-    run_and_wait(qtbot, panel)
+    play_round(qtbot, panel)
     loaded = load_text_model(folders[0])
     messages = [
         {"role": "system", "content": "Answer briefly."},
@@ -100,14 +100,14 @@ def test_chat_mode_renders_each_columns_template_and_keeps_replies(qtbot, panel,
     # A base model has no chat template: that column says so, the other still answers.
     panel.columns[1].set_model(panel.add_model(folders[1]))
     panel.chat.message.setPlainText("And the earth?")
-    run_and_wait(qtbot, panel)
+    play_round(qtbot, panel)
     assert panel.columns[0].status == "done" and panel.columns[1].status == "failed"
     assert "has no chat template" in panel.context.errors[-1]
 
 
 def test_long_prompt_shows_the_truncation_note(qtbot, panel):
     panel.prompt.setPlainText("In the beginning God created the heaven and the earth. " * 10)
-    run_and_wait(qtbot, panel)
+    play_round(qtbot, panel)
     column = panel.columns[0]
     assert column.status == "done" and column.note.isVisibleTo(panel)
     dropped = column.result.dropped_prompt_tokens
