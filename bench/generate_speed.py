@@ -8,7 +8,7 @@ for the same prompt and number of new tokens:
   >= 1.5x ``transformers.generate``, greedy and sampling);
 - **Llama** (~100 M: 12 layers, width 768, 4 key/value heads, vocab 32 000,
   tied embeddings): the transformers model itself behind
-  :class:`backends.hf_causal.HFCausalLM`, the path every other Hugging Face
+  :class:`backends.text.hf.HFCausalLM`, the path every other Hugging Face
   folder takes (goal: >= 1.0x).
 
 Ours includes what the playground needs per token: raw and sampled
@@ -134,37 +134,30 @@ def print_rows(rows: list[tuple]) -> None:
 
 def build_models(which: str, size: str):
     """(label, transformers model, our model) for ``gpt2`` or ``llama``."""
-    import transformers
+    from tests.backends.hf_folders import random_causal_lm
 
-    torch.manual_seed(0)
     if which == "gpt2":
         from backends.models.gpt import from_hf_gpt2
 
-        config = transformers.GPT2Config(**SIZES[size], eos_token_id=None, bos_token_id=None)
-        hf = transformers.GPT2LMHeadModel(config).eval()
+        shape = SIZES[size]
+        hf = random_causal_lm("gpt2", seed=0, **shape, eos_token_id=None, bos_token_id=None)
+        hf = hf.eval()
         with tempfile.TemporaryDirectory() as tmp:
             hf.save_pretrained(tmp)
             ours = from_hf_gpt2(Path(tmp)).eval()
         return "GPT-2 (workbench GPT)", hf, ours
-    from backends.hf_causal import HFCausalLM
+    from backends.text.hf import HFCausalLM
 
-    config = transformers.LlamaConfig(**LLAMA_SIZES[size], eos_token_id=None, bos_token_id=None)
-    hf = transformers.LlamaForCausalLM(config).eval()
-    ours = HFCausalLM(hf, config.max_position_embeddings).eval()
+    shape = LLAMA_SIZES[size]
+    hf = random_causal_lm("llama", seed=0, **shape, eos_token_id=None, bos_token_id=None).eval()
+    ours = HFCausalLM(hf, shape["max_position_embeddings"]).eval()
     return "Llama (HF path)", hf, ours
 
 
-def bench_model(which: str, args, tok) -> list[tuple]:
-    from backends.generate import SamplingConfig, generate
-
-    name, hf, ours = build_models(which, args.size)
-    vocab = hf.config.vocab_size
-    prompt = torch.randint(
-        0, vocab, (1, args.prompt_tokens), generator=torch.Generator().manual_seed(1)
-    )
-    n = args.new_tokens
-    params = sum(p.numel() for p in hf.parameters()) / 1e6
-    print(f"{name}: {params:.0f} M parameters")
+def generators(hf, ours, tok, prompt: torch.Tensor):
+    """(transformers' generate, ours) for ``prompt``, each called as ``fn(max_new, **settings)``."""
+    from backends.text.generation import generate
+    from backends.text.sampling import SamplingConfig
 
     def hf_generate(max_new: int, **kw):
         with torch.inference_mode():
@@ -181,9 +174,12 @@ def bench_model(which: str, args, tok) -> list[tuple]:
             use_cache=use_cache,
         )
 
-    hf_generate(4)  # warm-up: first calls pay for lazy initialisation
-    ours_generate(4, greedy=True)
+    return hf_generate, ours_generate
 
+
+def compare_modes(which: str, args, hf_generate, ours_generate) -> list[tuple]:
+    """Greedy and sampling, ours against transformers in interleaved rounds: one row each."""
+    n = args.new_tokens
     rows = []
     sample = dict(temperature=0.8, top_k=50, top_p=0.95, repetition_penalty=1.1)
     for label, hf_kw, our_kw in (
@@ -204,22 +200,28 @@ def bench_model(which: str, args, tok) -> list[tuple]:
         )
         same = out_hf[0, args.prompt_tokens :].tolist() == [t.token_id for t in out_ours.tokens]
         rows.append(ratio_row(f"{which} · {label}", n, times_ours, times_hf, same))
+    return rows
 
-    if which == "gpt2":
-        t_full, t_cached, _, _ = paired_times(
-            lambda: ours_generate(n, use_cache=False, greedy=True),
-            lambda: ours_generate(n, greedy=True),
-            max(3, args.rounds // 2),
-        )
-        ratios = sorted(f / c for f, c in zip(t_full, t_cached, strict=True))
-        print(
-            f"  KV cache: {n / statistics.median(t_cached):.1f} tok/s cached vs "
-            f"{n / statistics.median(t_full):.1f} tok/s recomputing -> "
-            f"{statistics.median(ratios):.1f}x (rounds {ratios[0]:.1f}-{ratios[-1]:.1f})"
-        )
 
+def print_kv_cache_speedup(ours_generate, n: int, rounds: int) -> None:
+    """Our decoding with the KV cache against recomputing the whole window every token."""
+    t_full, t_cached, _, _ = paired_times(
+        lambda: ours_generate(n, use_cache=False, greedy=True),
+        lambda: ours_generate(n, greedy=True),
+        max(3, rounds // 2),
+    )
+    ratios = sorted(f / c for f, c in zip(t_full, t_cached, strict=True))
+    print(
+        f"  KV cache: {n / statistics.median(t_cached):.1f} tok/s cached vs "
+        f"{n / statistics.median(t_full):.1f} tok/s recomputing -> "
+        f"{statistics.median(ratios):.1f}x (rounds {ratios[0]:.1f}-{ratios[-1]:.1f})"
+    )
+
+
+def print_first_token_times(hf_generate, ours_generate, rounds: int) -> None:
+    """The whole call for one new token, ours against transformers, in rounds."""
     firsts_hf, firsts_ours = [], []
-    for _ in range(args.rounds):  # in rounds, as above
+    for _ in range(rounds):  # in rounds, as above
         firsts_hf.append(best_time(lambda: hf_generate(1, do_sample=False), 1)[0])
         # Both timed the same way: the whole call for one new token, from the caller's side
         # (our own time_to_first_token_s starts after validation and prompt encoding).
@@ -231,6 +233,24 @@ def bench_model(which: str, args, tok) -> list[tuple]:
         f"{t_first_hf * 1000:.1f} ms (both: the whole generate call with 1 new token) -> ratio "
         f"{t_first_hf / t_first_ours:.2f}"
     )
+
+
+def bench_model(which: str, args, tok) -> list[tuple]:
+    """Every comparison for one model: rows for the table, the rest printed as it comes."""
+    name, hf, ours = build_models(which, args.size)
+    vocab = hf.config.vocab_size
+    prompt = torch.randint(
+        0, vocab, (1, args.prompt_tokens), generator=torch.Generator().manual_seed(1)
+    )
+    params = sum(p.numel() for p in hf.parameters()) / 1e6
+    print(f"{name}: {params:.0f} M parameters")
+    hf_generate, ours_generate = generators(hf, ours, tok, prompt)
+    hf_generate(4)  # warm-up: first calls pay for lazy initialisation
+    ours_generate(4, greedy=True)
+    rows = compare_modes(which, args, hf_generate, ours_generate)
+    if which == "gpt2":
+        print_kv_cache_speedup(ours_generate, args.new_tokens, args.rounds)
+    print_first_token_times(hf_generate, ours_generate, args.rounds)
     return rows
 
 

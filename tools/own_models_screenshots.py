@@ -147,7 +147,7 @@ def playground_shots(args, context, tmp, settle, save, make_folder, PlaygroundPa
         "And the earth was without form, and void. In the beginning"
     )
     panel.run_all()
-    settle(lambda: panel._book.idle and not panel._runner.is_busy())
+    settle(lambda: not panel.is_busy() and not panel._runner.is_busy())
     if context.errors:
         raise SystemExit(context.errors[-1])
     save(panel, "playground-hf-columns.png")
@@ -161,7 +161,7 @@ def playground_shots(args, context, tmp, settle, save, make_folder, PlaygroundPa
     panel.chat.add_message("assistant", "four. Amen.")
     panel.chat.message.setPlainText("And the earth?")
     panel.run_all()
-    settle(lambda: panel._book.idle and not panel._runner.is_busy())
+    settle(lambda: not panel.is_busy() and not panel._runner.is_busy())
     save(panel, "playground-hf-chat.png")
     panel.shutdown()
     panel.close()

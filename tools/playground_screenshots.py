@@ -17,26 +17,49 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
 
 
-def main(argv: list[str] | None = None) -> int:
+class Shooter:
+    """The offscreen application and the panel: wait for a signal, let paint settle, save."""
+
+    def __init__(self, app: Any, panel: Any, out: Path) -> None:
+        self.app, self.panel, self.out = app, panel, out
+
+    def wait(self, signal: Any, seconds: float = 300) -> None:
+        from PySide6.QtCore import QEventLoop, QTimer
+
+        loop = QEventLoop()
+        signal.connect(loop.quit)
+        QTimer.singleShot(int(seconds * 1000), loop.quit)
+        loop.exec()
+
+    def settle(self) -> None:
+        for _ in range(20):
+            self.app.processEvents()
+            time.sleep(0.01)
+
+    def save(self, image: Any, name: str) -> None:
+        path = self.out / name
+        image.save(str(path))
+        print(path)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="gpt-kjv", help="demo name or model folder")
     parser.add_argument(
         "--second-model", default=None, help="a second model for the perplexity tab"
     )
     parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args(argv)
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    tmp = tempfile.mkdtemp()
-    os.environ["WORKBENCH_SETTINGS"] = str(Path(tmp) / "settings.ini")
-    sys.path.insert(0, str(ROOT))
+    return parser.parse_args(argv)
 
-    from PySide6.QtCore import QEventLoop, QPoint, QTimer
-    from PySide6.QtGui import QPainter, QTextCursor
+
+def make_panel(model: str, tmp: Path) -> tuple[Any, Any, Any]:
+    """(application, context, panel): three columns of ``model`` with different samplers."""
     from PySide6.QtWidgets import QApplication
 
     import workbench  # noqa: F401  (pyqtgraph binding)
@@ -47,10 +70,10 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication([])
     apply_theme(app, "light")
-    context = AppContext(Path(tmp) / "runs", AppSettings())
+    context = AppContext(tmp / "runs", AppSettings())
     panel = PlaygroundPanel(context)
     panel.resize(1500, 860)
-    key = args.model if "/" not in args.model else panel.add_model(args.model)
+    key = model if "/" not in model else panel.add_model(model)
     panel.add_column()
     for column in panel.columns:
         column.set_model(key)
@@ -62,32 +85,18 @@ def main(argv: list[str] | None = None) -> int:
     panel.max_tokens.setValue(240)
     panel.prompt.setPlainText("And God said,")
     panel.show()
-    args.out.mkdir(parents=True, exist_ok=True)
+    return app, context, panel
 
-    def wait(signal, seconds: float = 300) -> None:
-        loop = QEventLoop()
-        signal.connect(loop.quit)
-        QTimer.singleShot(int(seconds * 1000), loop.quit)
-        loop.exec()
 
-    def settle() -> None:
-        for _ in range(20):
-            app.processEvents()
-            time.sleep(0.01)
+def shoot_alternatives(shot: Shooter) -> int:
+    """The alternatives popup of one token of column 2; returns that token's index.
 
-    def save(image, name: str) -> None:
-        path = args.out / name
-        image.save(str(path))
-        print(path)
+    The popup is its own window: it is drawn onto the panel's image where it opens.
+    """
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QPainter, QTextCursor
 
-    panel.run_all()
-    wait(panel.sig_run_finished)
-    settle()
-    if context.errors:
-        raise SystemExit(f"generation failed: {context.errors[-1]}")
-    save(panel.grab(), "playground-columns.png")
-
-    # The alternatives popup is its own window: draw it onto the panel's image where it opens.
+    panel = shot.panel
     column = panel.columns[1]
     index = min(len(column.tokens) - 1, 30)
     column._on_hover(index)
@@ -98,32 +107,33 @@ def main(argv: list[str] | None = None) -> int:
     cursor.setPosition(position)
     at = column.view.viewport().mapTo(panel, column.view.cursorRect(cursor).bottomLeft())
     column.open_alternatives(index, panel.mapToGlobal(at))
-    settle()
+    shot.settle()
     image = panel.grab()
     painter = QPainter(image)
     painter.drawPixmap(at + QPoint(8, 12), column.popup.grab())
     painter.end()
-    save(image, "playground-alternatives.png")
+    shot.save(image, "playground-alternatives.png")
+    return index
 
-    # Pick the most likely alternative that was not chosen, and continue from it.
+
+def shoot_continued(shot: Shooter, index: int) -> None:
+    """Column 2 continued from the most likely alternative that was not chosen."""
+    panel = shot.panel
+    column = panel.columns[1]
     token = column.tokens[index]
     other = next(a for a in token.alternatives if a.token_id != token.token_id)
     column.popup.hide()
     panel.continue_from(1, index, other)
-    wait(panel.sig_run_finished)
-    settle()
+    shot.wait(panel.sig_round_finished)
+    shot.settle()
     column._on_hover(index)
-    save(panel.grab(), "playground-continued.png")
+    shot.save(panel.grab(), "playground-continued.png")
 
-    panel.tabs.setCurrentIndex(1)
-    if args.second_model:
-        panel.columns[2].set_model(panel.add_model(args.second_model))
-    panel.score_all()
-    wait(panel.sig_scored)
-    settle()
-    save(panel.grab(), "playground-perplexity.png")
 
-    panel.tabs.setCurrentIndex(2)
+def shoot_templates(shot: Shooter) -> None:
+    """A two-shot verse template in the builder."""
+    panel = shot.panel
+    panel.tabs.setCurrentWidget(panel.templates)
     editor = panel.templates
     editor.name.setText("verse continuation")
     editor.instruction.setPlainText("Continue each verse.")
@@ -134,8 +144,37 @@ def main(argv: list[str] | None = None) -> int:
     editor.add_example("And God called the light Day,", "and the darkness he called Night.")
     editor.shots.setValue(2)
     editor.query.setText("And the evening and the morning")
-    settle()
-    save(panel.grab(), "playground-templates.png")
+    shot.settle()
+    shot.save(panel.grab(), "playground-templates.png")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    tmp = Path(tempfile.mkdtemp())
+    os.environ["WORKBENCH_SETTINGS"] = str(tmp / "settings.ini")
+    sys.path.insert(0, str(ROOT))
+    app, context, panel = make_panel(args.model, tmp)
+    args.out.mkdir(parents=True, exist_ok=True)
+    shot = Shooter(app, panel, args.out)
+
+    panel.run_all()
+    shot.wait(panel.sig_round_finished)
+    shot.settle()
+    if context.errors:
+        raise SystemExit(f"generation failed: {context.errors[-1]}")
+    shot.save(panel.grab(), "playground-columns.png")
+    shoot_continued(shot, shoot_alternatives(shot))
+
+    panel.tabs.setCurrentWidget(panel.perplexity_tab)
+    if args.second_model:
+        panel.columns[2].set_model(panel.add_model(args.second_model))
+    panel.score_all()
+    shot.wait(panel.sig_scored)
+    shot.settle()
+    shot.save(panel.grab(), "playground-perplexity.png")
+
+    shoot_templates(shot)
     panel.shutdown()
     return 0
 

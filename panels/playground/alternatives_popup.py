@@ -17,7 +17,7 @@ class AlternativesPopup(QFrame):
 
     Signals
     -------
-    sig_chosen(object)  an alternative (backends.generate.Alternative) was clicked
+    sig_chosen(object)  an alternative (backends.text.results.Alternative) was clicked
     """
 
     sig_chosen = Signal(object)
@@ -35,7 +35,7 @@ class AlternativesPopup(QFrame):
         self.buttons: list[QPushButton] = []
 
     def show_token(self, token: Any, at: QPoint | None = None) -> None:
-        """List ``token``'s alternatives (a backends.generate.GeneratedToken), near ``at``."""
+        """List ``token``'s alternatives (a backends.text.results.GeneratedToken), near ``at``."""
         while self._layout.count():
             item = self._layout.takeAt(0)
             if item.widget() is not None:

@@ -42,6 +42,15 @@ class GenerateTab(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
+        self._add_prompt(layout)
+        layout.addLayout(self._round_bar())
+        # Its own row: the window's minimum width stays what it was.
+        layout.addLayout(self._chat_and_weights_bar())
+        layout.addLayout(self._limits_bar())
+        self._add_columns_area(layout)
+
+    def _add_prompt(self, layout: QVBoxLayout) -> None:
+        """The prompt, and in its place in chat mode the conversation."""
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("Type a prompt; every column continues it.")
         self.prompt.setPlainText("And God said,")
@@ -51,12 +60,14 @@ class GenerateTab(QWidget):
         self.chat.setVisible(False)
         layout.addWidget(self.chat)
 
+    def _round_bar(self) -> QHBoxLayout:
+        """Run all, Stop, Run again, + Column, and the seed."""
         bar = QHBoxLayout()
         self.run_button = QPushButton("Run all")
         self.run_button.setToolTip("every column continues the prompt with the same seed")
         self.stop_button = QPushButton("Stop")
         self.repeat_button = QPushButton("Run again, same seed")
-        self.repeat_button.setToolTip("repeat the last run exactly")
+        self.repeat_button.setToolTip("repeat the last round exactly")
         self.add_button = QPushButton("+ Column")
         for button in (self.run_button, self.stop_button, self.repeat_button, self.add_button):
             bar.addWidget(button)
@@ -64,13 +75,14 @@ class GenerateTab(QWidget):
         bar.addWidget(QLabel("seed"))
         self.seed = spin_box(0, 2**31 - 1, 1234)
         bar.addWidget(self.seed)
-        self.new_seed = QCheckBox("new seed each run")
+        self.new_seed = QCheckBox("new seed each round")
         self.new_seed.setChecked(True)
         bar.addWidget(self.new_seed)
         bar.addStretch(1)
-        layout.addLayout(bar)
+        return bar
 
-        # Its own row: the window's minimum width stays what it was.
+    def _chat_and_weights_bar(self) -> QHBoxLayout:
+        """Chat mode, Keep reply of column N, and the Hugging Face weights' number type."""
         bar = QHBoxLayout()
         self.chat_mode = QCheckBox("chat")
         self.chat_mode.setToolTip(
@@ -93,8 +105,10 @@ class GenerateTab(QWidget):
         )
         bar.addWidget(self.dtype)
         bar.addStretch(1)
-        layout.addLayout(bar)
+        return bar
 
+    def _limits_bar(self) -> QHBoxLayout:
+        """Max new tokens, the stop strings and the probability legend."""
         limits = QHBoxLayout()
         limits.addWidget(QLabel("max new tokens"))
         self.max_tokens = spin_box(1, 100000, 300)
@@ -117,8 +131,10 @@ class GenerateTab(QWidget):
             tip="tokens are coloured by the model's probability; hover one for its alternatives, "
             "click to pick an alternative and continue from it",
         )
-        layout.addLayout(limits)
+        return limits
 
+    def _add_columns_area(self, layout: QVBoxLayout) -> None:
+        """The splitter the panel puts its columns into, scrolling sideways."""
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)
         # Many columns scroll sideways rather than forcing the window wider.

@@ -237,7 +237,7 @@ class GenerationColumn(QFrame):
     ) -> tuple[list[Any], list[int]] | None:
         """The tokens kept when token ``token_index`` is replaced by ``alternative`` (it last),
         and the token ids to generate on from; None when there is nothing to continue."""
-        from backends.generate import GeneratedToken
+        from backends.text.results import GeneratedToken
 
         if self.prompt_ids is None or token_index >= len(self.tokens):
             return None

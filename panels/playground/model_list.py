@@ -51,7 +51,7 @@ class ModelList:
 
     def choices(self) -> list[tuple[str, str]]:
         """(label, key) of every model on offer: demos, GPT runs, folders opened by hand."""
-        from backends.text_models import demo_names
+        from backends.text.models import demo_names
 
         choices = [(f"demo: {name}", name) for name in demo_names()]
         for run in self.runs:

@@ -15,10 +15,12 @@ Three tabs:
   examples, query), saved and reloaded as TOML.
 
 The widgets are in :mod:`panels.playground`; this module assembles them and
-owns the two task slots: ``playground`` (generating and scoring, one run at a
-time) and ``playground-models`` (reading the runs folder for GPT runs, newest
-listing wins). Tokens reach the GUI thread through queued signals carrying
-their run id and are drawn by a timer.
+owns the task slots: ``playground`` (generating and scoring, one round at a
+time), ``playground-models`` (reading the runs folder for GPT runs, newest
+listing wins) and ``playground-measure`` (the template preview's token count).
+A round's tokens reach the GUI thread as the task runner's partial results
+(:mod:`panels.playground.rounds`) and are drawn by a timer; what the controls
+show follows :class:`~panels.playground.state.PlaygroundState`.
 """
 
 from __future__ import annotations
@@ -27,17 +29,28 @@ import random
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QTabWidget, QVBoxLayout, QWidget
 
 from panels.playground.generate_tab import GenerateTab
 from panels.playground.generation_column import GenerationColumn
 from panels.playground.model_list import ModelList, find_gpt_runs
 from panels.playground.perplexity_tab import PerplexityTab
-from panels.playground.run_book import RunBook
-from panels.playground.streaming import Bridge, Job, ModelCache, run_jobs, score_jobs
+from panels.playground.rounds import (
+    ColumnFailed,
+    ColumnFinished,
+    ColumnScored,
+    ColumnStarted,
+    Job,
+    ModelCache,
+    TokenStreamed,
+    generate_round,
+    score_round,
+)
+from panels.playground.state import PlaygroundState
 from panels.playground.templates_tab import TemplateEditor
 from workbench.context import AppContext
+from workbench.tasks import error_message
 
 DRAW_INTERVAL_MS = 33  # the token views redraw at most ~30 times a second
 DEFAULT_COLUMNS = 2
@@ -50,64 +63,34 @@ class PlaygroundPanel(QWidget):
     Signals
     -------
     sig_token(int, object)      a token reached a column (column index, GeneratedToken)
-    sig_run_finished()          every column of a run finished, failed or was stopped
+    sig_round_finished()        every column of a round finished, failed or was stopped
     sig_scored()                the perplexity tab has every column's score
     """
 
     sig_token = Signal(int, object)
-    sig_run_finished = Signal()
+    sig_round_finished = Signal()
     sig_scored = Signal()
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
-        self._runner = context.task_runner(self, "playground")
-        self._runner.sig_failed.connect(lambda _id, message: self.context.show_error(message))
-        self._runner.sig_idle.connect(self._on_idle)
-        self._models_runner = context.task_runner(self, "playground-models")
-        self._models_runner.sig_failed.connect(
-            lambda _id, message: self.context.show_error(f"reading the runs folder: {message}")
-        )
-        self._bridge = Bridge(self)
-        queued = Qt.ConnectionType.QueuedConnection
-        self._bridge.sig_started.connect(self._on_started, queued)
-        self._bridge.sig_token.connect(self._on_token, queued)
-        self._bridge.sig_finished.connect(self._on_finished, queued)
-        self._bridge.sig_failed.connect(self._on_failed, queued)
-        self._bridge.sig_scored.connect(self._on_scored, queued)
-        self._models = ModelCache()
-        self._book = RunBook()
-        self._model_list = ModelList()
-        self.last_seed: int | None = None
+        self.state = PlaygroundState()
         self.columns: list[GenerationColumn] = []
+        self._models = ModelCache()
+        self._model_list = ModelList()
+        self._runner = context.task_runner(self, "playground")
+        self._models_runner = context.task_runner(self, "playground-models")
+        # The template preview is measured against column 1's model on its own slot (tokenizer
+        # and config only for Hugging Face folders), debounced, newest request wins.
+        self._measure_runner = context.task_runner(self, "playground-measure")
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         self.tabs = QTabWidget()
         layout.addWidget(self.tabs)
-        self.generate_tab = GenerateTab()
-        self._connect_generate_tab()
-        self.tabs.addTab(self.generate_tab, "Generate")
-        self.perplexity_tab = PerplexityTab()
-        self.perplexity_tab.button.clicked.connect(self.score_all)
-        self.tabs.addTab(self.perplexity_tab, "Perplexity")
-        # The perplexity controls as the panel's own attributes, for tests and tools to drive.
-        self.score_text = self.perplexity_tab.text
-        self.score_button = self.perplexity_tab.button
-        self.score_columns = self.perplexity_tab.columns
-        templates_dir = Path(context.settings.path).parent / "prompt-templates"
-        self.templates = TemplateEditor(templates_dir)
-        self.templates.on_error = context.show_error
-        self.templates.sig_use.connect(self._use_template)
-        # The preview is measured against column 1's model on its own slot (tokenizer and
-        # config only for Hugging Face folders), debounced, newest request wins.
-        self._measure_runner = context.task_runner(self, "playground-measure")
-        self._measure_timer = QTimer(self)
-        self._measure_timer.setSingleShot(True)
-        self._measure_timer.setInterval(MEASURE_DELAY_MS)
-        self._measure_timer.timeout.connect(self.measure_template)
-        self.templates.sig_preview_changed.connect(lambda _text: self._measure_timer.start())
-        self.tabs.addTab(self.templates, "Templates")
+        self._add_generate_tab()
+        self._add_perplexity_tab()
+        self._add_templates_tab(Path(context.settings.path).parent / "prompt-templates")
 
         self._timer = QTimer(self)
         self._timer.setInterval(DRAW_INTERVAL_MS)
@@ -121,8 +104,8 @@ class PlaygroundPanel(QWidget):
             self.columns[1].set_sampling(temperature=0.7, top_k=20, top_p=0.9, penalty=1.1)
         self._update_buttons()
 
-    def _connect_generate_tab(self) -> None:
-        tab = self.generate_tab
+    def _add_generate_tab(self) -> None:
+        self.generate_tab = tab = GenerateTab()
         tab.run_button.clicked.connect(self.run_all)
         tab.stop_button.clicked.connect(self.stop)
         tab.repeat_button.clicked.connect(self.repeat)
@@ -136,6 +119,27 @@ class PlaygroundPanel(QWidget):
         self.splitter = tab.splitter
         self.chat = tab.chat
         tab.keep_reply.clicked.connect(lambda: self.keep_reply(tab.keep_column.value() - 1))
+        self.tabs.addTab(tab, "Generate")
+
+    def _add_perplexity_tab(self) -> None:
+        self.perplexity_tab = PerplexityTab()
+        self.perplexity_tab.button.clicked.connect(self.score_all)
+        self.tabs.addTab(self.perplexity_tab, "Perplexity")
+        # The perplexity controls as the panel's own attributes, for tests and tools to drive.
+        self.score_text = self.perplexity_tab.text
+        self.score_button = self.perplexity_tab.button
+        self.score_columns = self.perplexity_tab.columns
+
+    def _add_templates_tab(self, folder: Path) -> None:
+        self.templates = TemplateEditor(folder)
+        self.templates.on_error = self.context.show_error
+        self.templates.sig_use.connect(self._use_template)
+        self._measure_timer = QTimer(self)
+        self._measure_timer.setSingleShot(True)
+        self._measure_timer.setInterval(MEASURE_DELAY_MS)
+        self._measure_timer.timeout.connect(self.measure_template)
+        self.templates.sig_preview_changed.connect(lambda _text: self._measure_timer.start())
+        self.tabs.addTab(self.templates, "Templates")
 
     # ------------------------------------------------------------ columns and models
 
@@ -153,7 +157,7 @@ class PlaygroundPanel(QWidget):
         return column
 
     def remove_column(self, index: int) -> None:
-        if len(self.columns) <= 1 or not self._book.idle:
+        if len(self.columns) <= 1 or not self.state.idle:
             return
         column = self.columns.pop(index)
         column.setParent(None)
@@ -170,7 +174,13 @@ class PlaygroundPanel(QWidget):
         """Offer what is known now, and read the runs folder again on a worker."""
         self._offer_models()
         self._models_runner.submit(
-            find_gpt_runs, self.context.runs_dir, on_done=self._on_runs_found, supersede=True
+            find_gpt_runs,
+            self.context.runs_dir,
+            on_done=self._on_runs_found,
+            on_error=lambda error, _details: self.context.show_error(
+                f"reading the runs folder: {error_message(error)}"
+            ),
+            supersede=True,
         )
 
     def _on_runs_found(self, runs: list[Path]) -> None:
@@ -213,7 +223,7 @@ class PlaygroundPanel(QWidget):
             self.context.show_error(f"column {column.index + 1} has no model; pick one in its list")
         return key
 
-    # ------------------------------------------------------------ running
+    # ------------------------------------------------------------ generating
 
     def _stop_strings(self) -> tuple[str, ...]:
         return self.generate_tab.stop_strings_value()
@@ -225,14 +235,14 @@ class PlaygroundPanel(QWidget):
         return self._start_all(self.seed.value())
 
     def repeat(self) -> bool:
-        """The last run again with its seed: the same text, token for token."""
-        if self.last_seed is None:
+        """The last round again with its seed: the same text, token for token."""
+        if self.state.last_seed is None:
             return self.run_all()
-        self.seed.setValue(self.last_seed)
-        return self._start_all(self.last_seed)
+        self.seed.setValue(self.state.last_seed)
+        return self._start_all(self.state.last_seed)
 
     def _start_all(self, seed: int) -> bool:
-        from backends.generate import GenerationError
+        from backends.text.errors import GenerationError
 
         prompt = self.prompt.toPlainText()
         messages = None
@@ -257,16 +267,16 @@ class PlaygroundPanel(QWidget):
                 self.context.show_error(f"column {column.index + 1}: {exc}")
                 return False
             jobs.append(Job(column.index, key, prompt, config, messages=messages, dtype=dtype))
-        self.last_seed = seed
+        self.state.last_seed = seed
         for column in self.columns:
             column.prompt_ids = None
             column.begin(prompt)
-        self._submit(jobs)
+        self._submit_round(jobs)
         return True
 
     def continue_from(self, column_index: int, token_index: int, alternative: Any) -> bool:
         """Replace token ``token_index`` of a column by ``alternative`` and generate on from it."""
-        if not self._book.idle:
+        if not self.state.idle:
             self.context.show_status("stop the running generation first")
             return False
         column = self.columns[column_index]
@@ -276,16 +286,16 @@ class PlaygroundPanel(QWidget):
             return False
         prefix, ids = continuation
         left = max(1, self.max_tokens.value() - len(prefix))
-        seed = self.last_seed if self.last_seed is not None else self.seed.value()
+        seed = self.state.last_seed if self.state.last_seed is not None else self.seed.value()
         config = column.sampling_config(max_new_tokens=left, seed=seed, stop=self._stop_strings())
         column.begin(column.prompt_text, prefix=prefix, marked=token_index)  # keeps prompt_ids
         dtype = self.generate_tab.dtype_value()
-        self._submit([Job(column.index, key, ids, config, truncate=True, dtype=dtype)])
+        self._submit_round([Job(column.index, key, ids, config, truncate=True, dtype=dtype)])
         return True
 
     def keep_reply(self, column_index: int) -> bool:
         """Chat: the typed message and that column's answer join the conversation."""
-        if not 0 <= column_index < len(self.columns) or not self._book.idle:
+        if not 0 <= column_index < len(self.columns) or not self.state.idle:
             return False
         column = self.columns[column_index]
         if column.result is None or not column.text:
@@ -295,87 +305,98 @@ class PlaygroundPanel(QWidget):
         self.chat.add_message("assistant", column.text)
         return True
 
-    def _submit(self, jobs: list[Job]) -> None:
-        run = self._book.begin("generating", (job.column for job in jobs))
-        self._runner.submit(run_jobs, jobs, self._models, self._bridge, run)
+    def _submit_round(self, jobs: list[Job]) -> None:
+        self.state.round = "generating"
+        self._runner.submit(
+            generate_round,
+            jobs,
+            self._models,
+            on_partial=self._on_partial,
+            on_done=self._on_round_done,
+            on_error=self._on_round_failed,
+        )
         self._timer.start()
         self._update_buttons()
 
     def stop(self) -> None:
         """Stop generating now; what has been shown stays."""
-        if self._book.idle:
+        if self.state.idle:
             return
-        self._runner.cancel()
-        self._book.drop_current()  # anything still queued from the stopped run is dropped
+        self._runner.cancel()  # the runner drops whatever the stopped round still sends
         for column in self.columns:
             column.stop()
-        self._finish_run()
+        self._finish_round()
 
-    def _finish_run(self) -> None:
-        was = self._book.end()
+    # ------------------------------------------------------------ a round's messages
+
+    def _on_partial(self, message: object) -> None:
+        """One message of the current round (see :mod:`panels.playground.rounds`)."""
+        match message:
+            case TokenStreamed(column=index, token=token):
+                column = self._column(index)
+                if column is not None and column.status == "running":
+                    column.add_token(token)
+                    self.sig_token.emit(index, token)
+            case ColumnStarted():
+                column = self._column(message.column)
+                if column is not None:
+                    column.started(
+                        message.prompt_ids, message.description, message.shown, message.note
+                    )
+            case ColumnFinished(column=index, result=result):
+                column = self._column(index)
+                if column is not None:
+                    column.finish(result)
+            case ColumnScored(column=index, model_name=name, score=score):
+                if 0 <= index < len(self.score_columns):
+                    self.score_columns[index].show_score(f"{index + 1}: {name}", score)
+            case ColumnFailed():
+                self._on_column_failed(message)
+
+    def _column(self, index: int) -> GenerationColumn | None:
+        return self.columns[index] if 0 <= index < len(self.columns) else None
+
+    def _on_column_failed(self, failed: ColumnFailed) -> None:
+        index = failed.column
+        if self.state.round == "scoring":
+            if 0 <= index < len(self.score_columns):
+                self.score_columns[index].show_error(failed.message)
+        else:
+            column = self._column(index)
+            if column is not None:
+                column.fail(failed.message)
+        self.context.show_error(f"column {index + 1}: {failed.message}")
+
+    def _on_round_done(self, _result: object) -> None:
+        """Every column of the round has reported."""
+        self._finish_round()
+
+    def _on_round_failed(self, error: BaseException, _details: str) -> None:
+        """The worker ended without reporting every column (an unexpected error)."""
+        self.context.show_error(error_message(error))
+        for column in self.columns:
+            if column.status in ("running", "waiting"):
+                column.fail("the generation ended unexpectedly")
+        self._finish_round()
+
+    def _finish_round(self) -> None:
+        was = self.state.end_round()
         self._draw()
         self._timer.stop()
         self._update_buttons()
         if was == "generating":
-            self.sig_run_finished.emit()
+            self.sig_round_finished.emit()
         elif was == "scoring":
             self.sig_scored.emit()
-
-    def _on_idle(self) -> None:
-        if not self._book.idle:  # the worker ended without reporting every column (an error)
-            for column in self.columns:
-                if column.status in ("running", "waiting"):
-                    column.fail("the generation ended unexpectedly")
-            self._finish_run()
-
-    def _column(self, run: int, index: int) -> GenerationColumn | None:
-        if not self._book.is_current(run) or not 0 <= index < len(self.columns):
-            return None
-        return self.columns[index]
-
-    def _on_started(self, run: int, index: int, info: object) -> None:
-        column = self._column(run, index)
-        if column is not None:
-            prompt_ids, description, shown, note = info  # type: ignore[misc]
-            column.started(prompt_ids, description, shown, note)
-
-    def _on_token(self, run: int, index: int, token: object) -> None:
-        column = self._column(run, index)
-        if column is not None and column.status == "running":
-            column.add_token(token)
-            self.sig_token.emit(index, token)
-
-    def _on_finished(self, run: int, index: int, result: object) -> None:
-        column = self._column(run, index)
-        if column is not None:
-            column.finish(result)
-            self._column_done(index)
-
-    def _on_failed(self, run: int, index: int, message: str) -> None:
-        if not self._book.is_current(run):
-            return
-        if self._book.mode == "scoring":
-            if 0 <= index < len(self.score_columns):
-                self.score_columns[index].show_error(message)
-        else:
-            column = self._column(run, index)
-            if column is not None:
-                column.fail(message)
-        self.context.show_error(f"column {index + 1}: {message}")
-        self._column_done(index)
-
-    def _column_done(self, index: int) -> None:
-        if self._book.column_done(index):
-            self._finish_run()
 
     def _draw(self) -> None:
         for column in self.columns:
             column.draw()
 
     def _update_buttons(self) -> None:
-        idle = self._book.idle
+        idle = self.state.idle
         self.run_button.setEnabled(idle)
-        self.repeat_button.setEnabled(idle and self.last_seed is not None)
+        self.repeat_button.setEnabled(idle and self.state.last_seed is not None)
         self.stop_button.setEnabled(not idle)
         self.add_button.setEnabled(idle)
         self.score_button.setEnabled(idle)
@@ -396,31 +417,25 @@ class PlaygroundPanel(QWidget):
                 models.append(key)
         keys = list(enumerate(models))
         self.perplexity_tab.prepare(len(keys))
-        run = self._book.begin("scoring", (index for index, _ in keys))
+        self.state.round = "scoring"
         self._runner.submit(
-            score_jobs,
+            score_round,
             text,
             keys,
             self._models,
-            self._bridge,
-            run,
             dtype=self.generate_tab.dtype_value(),
+            on_partial=self._on_partial,
+            on_done=self._on_round_done,
+            on_error=self._on_round_failed,
         )
         self._update_buttons()
         return True
-
-    def _on_scored(self, run: int, index: int, payload: object) -> None:
-        if not self._book.is_current(run) or not 0 <= index < len(self.score_columns):
-            return
-        name, score = payload  # type: ignore[misc]
-        self.score_columns[index].show_score(f"{index + 1}: {name}", score)
-        self._column_done(index)
 
     # ------------------------------------------------------------ templates
 
     def measure_template(self) -> bool:
         """Count the template preview's tokens with column 1's model; note any truncation."""
-        from backends.text_models import measure_prompt
+        from backends.text.prompts import measure_prompt
 
         key = self.columns[0].model_key() if self.columns else None
         if key is None:
@@ -440,13 +455,13 @@ class PlaygroundPanel(QWidget):
         self.generate_tab.chat_mode.setChecked(False)
         self.prompt.setPlainText(text)
         self.generate_tab.set_stop_strings([stop] if stop else [])
-        self.tabs.setCurrentIndex(0)
+        self.tabs.setCurrentWidget(self.generate_tab)
 
     # ------------------------------------------------------------ closing
 
     def is_busy(self) -> bool:
         """Generating or scoring right now."""
-        return not self._book.idle
+        return not self.state.idle
 
     def shutdown(self) -> None:
         self._timer.stop()

@@ -44,7 +44,7 @@ class ScoreColumn(QFrame):
         self.score: Any = None
 
     def show_score(self, name: str, score: Any) -> None:
-        """Draw ``score`` (a backends.generate.TextScore) under the model's ``name``."""
+        """Draw ``score`` (a backends.text.results.TextScore) under the model's ``name``."""
         self.score = score
         self.title.setText(name)
         self.view.clear_tokens()

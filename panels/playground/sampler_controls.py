@@ -51,8 +51,8 @@ class SamplerControls(QWidget):
         self.mode.currentTextChanged.connect(self._on_mode_changed)
 
     def sampling_config(self, *, max_new_tokens: int, seed: int, stop: tuple[str, ...]) -> Any:
-        """These settings as a ``backends.generate.SamplingConfig`` (not yet validated)."""
-        from backends.generate import SamplingConfig
+        """These settings as a ``backends.text.sampling.SamplingConfig`` (not yet validated)."""
+        from backends.text.sampling import SamplingConfig
 
         return SamplingConfig(
             greedy=self.mode.currentText() == "greedy",

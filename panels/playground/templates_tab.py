@@ -44,6 +44,19 @@ class TemplateEditor(QWidget):
         self.folder = folder
         self.on_error: Callable[[str], None] | None = None  # told a save or load failed
         layout = QHBoxLayout(self)
+        layout.addWidget(self._form(), 3)
+        layout.addLayout(self._preview_side(), 2)
+        for signal in (self.instruction.textChanged, self.name.textChanged):
+            signal.connect(self.update_preview)
+        for edit in (self.input_label, self.output_label, self.query):
+            edit.textChanged.connect(self.update_preview)
+        self.examples.itemChanged.connect(self.update_preview)
+        self.shots.valueChanged.connect(self.update_preview)
+        self.refresh_saved()
+        self.update_preview()
+
+    def _form(self) -> QWidget:
+        """Name and saved templates, instruction, labels, examples, shots and the query."""
         form_box = QWidget()
         form = QFormLayout(form_box)
         row = QHBoxLayout()
@@ -73,6 +86,14 @@ class TemplateEditor(QWidget):
         self.examples.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.examples.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         form.addRow("Examples", self.examples)
+        form.addRow("", self._example_buttons())
+        self.query = QLineEdit()
+        self.query.setPlaceholderText("the new input the model should answer")
+        form.addRow("Query", self.query)
+        return form_box
+
+    def _example_buttons(self) -> QHBoxLayout:
+        """Add / remove example rows, and how many examples go into the prompt."""
         buttons = QHBoxLayout()
         add_button(buttons, "Add example", lambda: self.add_example("", ""))
         add_button(buttons, "Remove selected", self._remove_selected)
@@ -84,12 +105,10 @@ class TemplateEditor(QWidget):
         buttons.addWidget(QLabel("examples used"))
         buttons.addWidget(self.shots)
         buttons.addWidget(self.shots_label)
-        form.addRow("", buttons)
-        self.query = QLineEdit()
-        self.query.setPlaceholderText("the new input the model should answer")
-        form.addRow("Query", self.query)
-        layout.addWidget(form_box, 3)
+        return buttons
 
+    def _preview_side(self) -> QVBoxLayout:
+        """The prompt preview, how it fits column 1's model, and Use as prompt."""
         right = QVBoxLayout()
         right.addWidget(QLabel("Prompt preview"))
         self.preview = QPlainTextEdit()
@@ -100,16 +119,7 @@ class TemplateEditor(QWidget):
         self.fit_label.setToolTip("the prompt measured with column 1's model")
         right.addWidget(self.fit_label)
         self.use_button = add_button(right, "Use as prompt", self._use)
-        layout.addLayout(right, 2)
-
-        for signal in (self.instruction.textChanged, self.name.textChanged):
-            signal.connect(self.update_preview)
-        for edit in (self.input_label, self.output_label, self.query):
-            edit.textChanged.connect(self.update_preview)
-        self.examples.itemChanged.connect(self.update_preview)
-        self.shots.valueChanged.connect(self.update_preview)
-        self.refresh_saved()
-        self.update_preview()
+        return right
 
     def add_example(self, text_in: str, text_out: str) -> None:
         row = self.examples.rowCount()
@@ -132,8 +142,8 @@ class TemplateEditor(QWidget):
         self.update_preview()
 
     def template(self) -> Any:
-        """The form as a ``backends.templates.PromptTemplate`` (blank example rows left out)."""
-        from backends.templates import Example, PromptTemplate
+        """The form as a ``backends.text.templates.PromptTemplate`` (blank examples left out)."""
+        from backends.text.templates import Example, PromptTemplate
 
         examples = []
         for row in range(self.examples.rowCount()):
@@ -187,7 +197,7 @@ class TemplateEditor(QWidget):
         self.fit_label.setStyleSheet("color: #a05a00;" if truncated else "color: palette(dark);")
 
     def refresh_saved(self) -> None:
-        from backends.templates import list_templates
+        from backends.text.templates import list_templates
 
         self.saved.clear()
         for path in list_templates(self.folder):
@@ -195,7 +205,7 @@ class TemplateEditor(QWidget):
         self.load_button.setEnabled(self.saved.count() > 0)
 
     def save(self) -> Path | None:
-        from backends.templates import TemplateError, save_template
+        from backends.text.templates import TemplateError, save_template
 
         try:
             path = save_template(self.template(), self.folder)
@@ -207,7 +217,7 @@ class TemplateEditor(QWidget):
         return path
 
     def load_selected(self) -> None:
-        from backends.templates import TemplateError, load_template
+        from backends.text.templates import TemplateError, load_template
 
         path = self.saved.currentData()
         if not path:

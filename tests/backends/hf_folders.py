@@ -1,13 +1,23 @@
-"""Tiny Hugging Face model folders made in a test: random Llama / Qwen2 LMs, trained tokenizer.
+"""Tiny Hugging Face models made here: random GPT-2 / Llama / Qwen2 LMs, folders with a tokenizer.
 
-Nothing is downloaded: the tokenizer is a byte-level BPE trained here on a few
-sentences, the model is randomly initialised and trained for a few steps on
-those sentences (so continuations vary), and both are saved with ``save_pretrained``.
+Nothing is downloaded. :func:`random_causal_lm` is the one builder of a
+randomly initialised ``transformers`` causal LM of a given shape, for the
+tests and for ``bench/generate_speed.py`` alike. :func:`make_folder` saves such
+a model, trained for a few steps on a few sentences (so continuations vary),
+with a byte-level BPE tokenizer trained here on the same sentences.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+# kind -> (config class, model class) in transformers
+KINDS = {
+    "gpt2": ("GPT2Config", "GPT2LMHeadModel"),
+    "llama": ("LlamaConfig", "LlamaForCausalLM"),
+    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM"),
+}
 
 CHAT_TEMPLATE = (
     "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>"
@@ -20,6 +30,21 @@ CORPUS = [
     "The quick brown fox jumps over the lazy dog. Héllo wörld!",
     "User: what is two plus two? Assistant: four. Amen.",
 ] * 10
+
+
+def random_causal_lm(kind: str, seed: int | None = None, **shape: Any) -> Any:
+    """A randomly initialised ``kind`` (gpt2, llama or qwen2) causal LM with config ``shape``;
+    ``seed`` seeds torch just before the weights are drawn."""
+    import torch
+    import transformers
+
+    if kind not in KINDS:
+        raise ValueError(kind)
+    config_class, model_class = (getattr(transformers, name) for name in KINDS[kind])
+    config = config_class(**shape)
+    if seed is not None:
+        torch.manual_seed(seed)
+    return model_class(config)
 
 
 def make_tokenizer(chat: bool = True):
@@ -55,7 +80,6 @@ def make_folder(
 ) -> Path:
     """Save a tiny random ``kind`` (llama or qwen2) model and its tokenizer into ``folder``."""
     import torch
-    import transformers
 
     tok = make_tokenizer(chat)
     shape = dict(
@@ -70,16 +94,9 @@ def make_folder(
         eos_token_id=tok.eos_token_id,
         tie_word_embeddings=False,
     )
-    if kind == "llama":
-        config = transformers.LlamaConfig(**shape)
-        model = transformers.LlamaForCausalLM
-    elif kind == "qwen2":
-        config = transformers.Qwen2Config(**shape)
-        model = transformers.Qwen2ForCausalLM
-    else:
+    if kind not in ("llama", "qwen2"):
         raise ValueError(kind)
-    torch.manual_seed(seed)
-    hf = model(config)
+    hf = random_causal_lm(kind, seed=seed, **shape)
     # A few steps on the corpus, so continuations are varied text, not one token repeated.
     batch = tok(CORPUS[:4], padding=False)["input_ids"]
     optimizer = torch.optim.AdamW(hf.parameters(), lr=1e-2)

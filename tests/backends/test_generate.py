@@ -9,20 +9,20 @@ import random
 import pytest
 import torch
 
-from backends.generate import (
-    GenerationError,
+from backends.models.gpt import GPT, GPTConfig
+from backends.progress import Cancelled
+from backends.text.errors import GenerationError
+from backends.text.generation import generate
+from backends.text.sampling import (
     SamplingConfig,
     apply_repetition_penalty,
     apply_temperature,
     apply_top_k,
     apply_top_p,
     choose_token,
-    generate,
     process_logits,
-    score_text,
 )
-from backends.models.gpt import GPT, GPTConfig
-from backends.progress import Cancelled
+from backends.text.scoring import score_text
 
 INF = float("-inf")
 
@@ -413,15 +413,19 @@ def test_score_text_matches_the_models_own_loss(tiny):
 
 @pytest.fixture(scope="module")
 def hf_gpt2_folder(tmp_path_factory):
-    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("transformers")
     tokenizers = pytest.importorskip("tokenizers")
+    from tests.backends.hf_folders import random_causal_lm
+
     folder = tmp_path_factory.mktemp("gpt2")
     bpe = tokenizers.ByteLevelBPETokenizer()
     corpus = ["the quick brown fox jumps over the lazy dog", "héllo wörld", "a b c d e f g"] * 20
     bpe.train_from_iterator(corpus, vocab_size=300, special_tokens=["<|endoftext|>"])
     bpe.save_model(str(folder))  # vocab.json + merges.txt
     vocab = bpe.get_vocab_size()
-    config = transformers.GPT2Config(
+    hf = random_causal_lm(
+        "gpt2",
+        seed=0,
         vocab_size=vocab,
         n_positions=32,
         n_embd=32,
@@ -429,9 +433,7 @@ def hf_gpt2_folder(tmp_path_factory):
         n_head=4,
         bos_token_id=bpe.token_to_id("<|endoftext|>"),
         eos_token_id=bpe.token_to_id("<|endoftext|>"),
-    )
-    torch.manual_seed(0)
-    hf = transformers.GPT2LMHeadModel(config).eval()
+    ).eval()
     with torch.no_grad():
         hf.transformer.wte.weight.mul_(25)  # peaky enough that greedy is not one token repeated
     hf.save_pretrained(folder)
@@ -439,7 +441,7 @@ def hf_gpt2_folder(tmp_path_factory):
 
 
 def test_hf_gpt2_folder_loads_with_same_logits_and_continuations(hf_gpt2_folder):
-    from backends.text_models import load_text_model
+    from backends.text.models import load_text_model
 
     folder, hf = hf_gpt2_folder
     loaded = load_text_model(folder)
@@ -478,7 +480,7 @@ def test_hf_gpt2_folder_loads_with_same_logits_and_continuations(hf_gpt2_folder)
 
 
 def test_hf_tokenizer_streams_whole_characters(hf_gpt2_folder):
-    from backends.text_models import load_text_model
+    from backends.text.models import load_text_model
 
     loaded = load_text_model(hf_gpt2_folder[0])
     tok = loaded.tokenizer
@@ -499,7 +501,7 @@ def test_hf_tokenizer_streams_whole_characters(hf_gpt2_folder):
 
 
 def test_folders_that_are_not_gpt2_are_refused_clearly(tmp_path):
-    from backends.text_models import load_text_model
+    from backends.text.models import load_text_model
 
     with pytest.raises(GenerationError, match="does not exist"):
         load_text_model(tmp_path / "missing")
@@ -548,7 +550,7 @@ def test_cli_json_gives_text_and_token_logprobs(hf_gpt2_folder, capsys):
 
 
 def test_templates_build_zero_one_few_shot_and_round_trip(tmp_path):
-    from backends.templates import (
+    from backends.text.templates import (
         Example,
         PromptTemplate,
         TemplateError,
@@ -588,7 +590,7 @@ def test_templates_build_zero_one_few_shot_and_round_trip(tmp_path):
 
 
 def test_shipped_demo_loads_by_name_and_has_learnt_its_corpus():
-    from backends.text_models import demo_names, load_text_model
+    from backends.text.models import demo_names, load_text_model
 
     assert "gpt-kjv" in demo_names()
     demo = load_text_model("gpt-kjv")
@@ -606,7 +608,7 @@ def test_shipped_demo_loads_by_name_and_has_learnt_its_corpus():
 def test_cli_scores_a_text_with_a_demo_by_name(capsys):
     import json
 
-    from backends.text_models import load_text_model
+    from backends.text.models import load_text_model
     from workbench.cli import main
 
     text = "In the beginning God created the heaven and the earth."

@@ -13,7 +13,10 @@ import shutil
 import pytest
 import torch
 
-from backends.generate import GenerationError, SamplingConfig, generate, score_text
+from backends.text.errors import GenerationError
+from backends.text.generation import generate
+from backends.text.sampling import SamplingConfig
+from backends.text.scoring import score_text
 
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
@@ -39,7 +42,7 @@ def folder(request, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def loaded(folder):
-    from backends.text_models import load_text_model
+    from backends.text.models import load_text_model
 
     return load_text_model(folder)
 
@@ -176,7 +179,7 @@ def test_perplexity_matches_the_models_loss_and_slides_past_the_context(loaded, 
 
 
 def test_bad_folders_get_one_clear_message_each(folder, tmp_path):
-    from backends.text_models import load_text_model
+    from backends.text.models import load_text_model
 
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -211,7 +214,7 @@ class _Payload:
 def test_pickle_only_folders_load_only_with_weights_only(folder, tmp_path):
     from safetensors.torch import load_file
 
-    from backends.text_models import load_text_model
+    from backends.text.models import load_text_model
 
     pickled = tmp_path / "pickled"
     shutil.copytree(folder, pickled)
@@ -290,7 +293,7 @@ def test_sentencepiece_style_pieces_keep_their_spaces():
     import tokenizers
     from tokenizers import decoders, models, pre_tokenizers, trainers
 
-    from backends.hf_causal import HFTextTokenizer
+    from backends.text.hf import HFTextTokenizer
 
     tok = tokenizers.Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Metaspace()

@@ -213,8 +213,8 @@ def test_two_vaes_side_by_side_on_the_same_latent(model, tmp_path):
 
 
 def test_folders_opened_in_the_wrong_room_say_where_they_go(vae_folder, tmp_path):
-    from backends.generate import GenerationError
-    from backends.text_models import load_text_model
+    from backends.text.errors import GenerationError
+    from backends.text.models import load_text_model
 
     with pytest.raises(GenerationError, match="diffusers model.*latent studio"):
         load_text_model(vae_folder)

@@ -11,8 +11,9 @@ pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from backends.generate import SamplingConfig, generate
-from backends.text_models import load_text_model
+from backends.text.generation import generate
+from backends.text.models import load_text_model
+from backends.text.sampling import SamplingConfig
 from panels.playground.generate_tab import format_stop_strings, parse_stop_strings
 from panels.playground.panel import PlaygroundPanel
 from tests.backends.hf_folders import make_folder
@@ -47,15 +48,15 @@ def panel(qtbot, tmp_path, folders):
     widget.shutdown()
 
 
-def run_and_wait(qtbot, panel):
-    with qtbot.waitSignal(panel.sig_run_finished, timeout=30000):
+def play_round(qtbot, panel):
+    with qtbot.waitSignal(panel.sig_round_finished, timeout=30000):
         assert panel.run_all()
     qtbot.waitUntil(lambda: not panel._runner.is_busy())
 
 
 def test_chat_model_and_base_model_side_by_side(qtbot, panel, folders):
     panel.prompt.setPlainText("In the beginning")
-    run_and_wait(qtbot, panel)
+    play_round(qtbot, panel)
     assert [c.status for c in panel.columns] == ["done", "done"]
     for column, folder in zip(panel.columns, folders, strict=True):
         loaded = load_text_model(folder)
@@ -76,7 +77,7 @@ def test_chat_mode_renders_each_columns_template_and_keeps_replies(qtbot, panel,
     panel.chat.message.setPlainText("What is two plus two?")
     panel.columns[1].set_model(panel.columns[0].model_key())  # both columns: the chat model
     panel.columns[1].set_sampling(temperature=0.8, top_k=20)
-    run_and_wait(qtbot, panel)
+    play_round(qtbot, panel)
     loaded = load_text_model(folders[0])
     messages = [
         {"role": "system", "content": "Answer briefly."},
@@ -99,14 +100,14 @@ def test_chat_mode_renders_each_columns_template_and_keeps_replies(qtbot, panel,
     # A base model has no chat template: that column says so, the other still answers.
     panel.columns[1].set_model(panel.add_model(folders[1]))
     panel.chat.message.setPlainText("And the earth?")
-    run_and_wait(qtbot, panel)
+    play_round(qtbot, panel)
     assert panel.columns[0].status == "done" and panel.columns[1].status == "failed"
     assert "has no chat template" in panel.context.errors[-1]
 
 
 def test_long_prompt_shows_the_truncation_note(qtbot, panel):
     panel.prompt.setPlainText("In the beginning God created the heaven and the earth. " * 10)
-    run_and_wait(qtbot, panel)
+    play_round(qtbot, panel)
     column = panel.columns[0]
     assert column.status == "done" and column.note.isVisibleTo(panel)
     dropped = column.result.dropped_prompt_tokens

@@ -9,9 +9,11 @@ import torch
 from PySide6.QtCore import Qt
 
 from backends.data.text import CharTokenizer
-from backends.generate import SamplingConfig, generate, score_text
 from backends.models.gpt import GPT, GPTConfig
-from backends.text_models import load_text_model
+from backends.text.generation import generate
+from backends.text.models import load_text_model
+from backends.text.sampling import SamplingConfig
+from backends.text.scoring import score_text
 from panels.playground.panel import PlaygroundPanel
 from workbench.context import AppContext
 from workbench.settings import AppSettings
@@ -66,8 +68,8 @@ def panel(qtbot, tmp_path, checkpoint):
     widget.shutdown()
 
 
-def run_and_wait(qtbot, panel, start=None):
-    with qtbot.waitSignal(panel.sig_run_finished, timeout=20000):
+def play_round(qtbot, panel, start=None):
+    with qtbot.waitSignal(panel.sig_round_finished, timeout=20000):
         assert (start or panel.run_all)()
     qtbot.waitUntil(lambda: not panel._runner.is_busy())
 
@@ -79,7 +81,7 @@ def test_streams_tokens_into_every_column_with_speed_and_the_same_seed(qtbot, pa
         column.set_sampling(temperature=1.0)
     streamed = []
     panel.sig_token.connect(lambda i, token: streamed.append(i))
-    run_and_wait(qtbot, panel)
+    play_round(qtbot, panel)
     first, second = panel.columns
     assert first.status == second.status == "done"
     assert len(first.tokens) == 40 and first.text == second.text  # same model, settings, seed
@@ -96,7 +98,7 @@ def test_streams_tokens_into_every_column_with_speed_and_the_same_seed(qtbot, pa
 
     before = first.text
     panel.new_seed.setChecked(True)
-    run_and_wait(qtbot, panel, panel.repeat)  # run again, same seed: the same text
+    play_round(qtbot, panel, panel.repeat)  # a round again, same seed: the same text
     assert first.text == before and panel.seed.value() == 7
 
 
@@ -104,7 +106,7 @@ def test_stop_halts_the_stream_and_keeps_what_was_shown(qtbot, panel):
     panel.max_tokens.setValue(100000)
     panel.run_all()
     qtbot.waitUntil(lambda: len(panel.columns[0].tokens) >= 5, timeout=10000)
-    with qtbot.waitSignal(panel.sig_run_finished, timeout=5000):
+    with qtbot.waitSignal(panel.sig_round_finished, timeout=5000):
         qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not panel._runner.is_busy(), timeout=5000)
     column = panel.columns[0]
@@ -119,7 +121,7 @@ def test_stop_halts_the_stream_and_keeps_what_was_shown(qtbot, panel):
 
 def test_alternatives_popup_continues_from_the_chosen_token(qtbot, panel):
     panel.max_tokens.setValue(12)
-    run_and_wait(qtbot, panel)
+    play_round(qtbot, panel)
     column = panel.columns[0]
     token = column.tokens[3]
     column.open_alternatives(3)
@@ -127,7 +129,7 @@ def test_alternatives_popup_continues_from_the_chosen_token(qtbot, panel):
     assert "after samplers" in column.details.text()
     other = next(a for a in token.alternatives if a.token_id != token.token_id)
     index = [a.token_id for a in token.alternatives].index(other.token_id)
-    with qtbot.waitSignal(panel.sig_run_finished, timeout=20000):
+    with qtbot.waitSignal(panel.sig_round_finished, timeout=20000):
         qtbot.mouseClick(column.popup.buttons[index], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not panel._runner.is_busy())
     assert not column.popup.isVisible()
@@ -157,14 +159,14 @@ def test_perplexity_tab_scores_two_models_side_by_side(qtbot, panel, checkpoint,
 def test_bad_input_is_a_message_not_a_crash(qtbot, panel, tmp_path):
     panel.prompt.setPlainText("In the \u00e9")  # not in the model's vocabulary
     panel.max_tokens.setValue(5)
-    run_and_wait(qtbot, panel)
+    play_round(qtbot, panel)
     assert panel.columns[0].status == "failed"
     assert "never saw" in panel.context.errors[-1] and "'\u00e9'" in panel.context.errors[-1]
     not_a_model = tmp_path / "empty"
     not_a_model.mkdir()
     panel.columns[1].set_model(panel.add_model(not_a_model))
     panel.prompt.setPlainText("In the")
-    run_and_wait(qtbot, panel)
+    play_round(qtbot, panel)
     assert panel.columns[0].status == "done" and panel.columns[1].status == "failed"
     assert "neither a workbench checkpoint" in panel.context.errors[-1]
 
@@ -194,3 +196,31 @@ def test_templates_build_save_reload_and_become_the_prompt(qtbot, panel):
     qtbot.mouseClick(editor.use_button, Qt.MouseButton.LeftButton)
     assert panel.prompt.toPlainText().endswith("Q: And the earth\nA:")
     assert panel._stop_strings() == ("\nQ:",) and panel.tabs.currentIndex() == 0
+
+
+def test_a_round_sends_its_messages_in_order_and_a_bad_column_does_not_stop_it(checkpoint, tmp_path):
+    from backends.text.sampling import SamplingConfig as Config
+    from panels.playground.rounds import (
+        ColumnFailed,
+        ColumnFinished,
+        ColumnStarted,
+        Job,
+        ModelCache,
+        TokenStreamed,
+        generate_round,
+    )
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    jobs = [
+        Job(0, str(empty), "In the", Config(seed=3, max_new_tokens=6)),
+        Job(1, str(checkpoint), "In the", Config(seed=3, max_new_tokens=6)),
+    ]
+    messages: list[object] = []
+    generate_round(jobs, ModelCache(), partial=messages.append)
+    kinds = [type(m) for m in messages]
+    assert kinds == [ColumnFailed, ColumnStarted, *[TokenStreamed] * 6, ColumnFinished]
+    assert "neither a workbench checkpoint" in messages[0].message
+    finished = messages[-1]
+    assert [m.token for m in messages[2:-1]] == finished.result.tokens
+    assert all(m.column == 1 for m in messages[1:])

@@ -139,9 +139,9 @@ def inputs(tmp_path_factory):
     (folder / "runs").mkdir()
     # Import the engines once, so a case's time is its own work, not torch's import.
     import backends.evaluate.fairness
-    import backends.generate
     import backends.latent.model
     import backends.plan.planner
+    import backends.text.generation
     import backends.train.config  # noqa: F401
     return folder
 

@@ -7,8 +7,14 @@ import json
 import math
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from workbench.commands import CommandError
+
+if TYPE_CHECKING:
+    from backends.text.models import TextModel
+    from backends.text.results import GeneratedToken, GenerationResult
+    from backends.text.sampling import SamplingConfig
 
 VERB = "generate"
 HELP = (
@@ -75,17 +81,37 @@ def _resolve(where: str, runs_dir: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from backends.generate import (
-        GenerationError,
-        SamplingConfig,
-        generate,
-        score_text,
-        suggested_threads,
-    )
-    from backends.text_models import load_text_model
+    from backends.text.errors import GenerationError
+    from backends.text.models import load_text_model
+
+    config = _sampling_config(args)
+    try:
+        config.validate()
+        loaded = load_text_model(
+            _resolve(args.checkpoint, args.runs_dir), dtype=args.dtype, device=args.device
+        )
+        prompt: str | list[int] = args.prompt
+        if args.chat is not None:
+            if args.score:
+                raise CommandError("--score takes --prompt, not --chat")
+            # Token ids, not text: the template writes its own special tokens (encoding the
+            # text again could add a second BOS).
+            args.prompt, prompt = chat_prompt(loaded, parse_chat(args.chat))
+        if args.score:
+            return _score(args, loaded)
+        result = _generate(args, loaded, prompt, config)
+    except GenerationError as exc:
+        raise CommandError(str(exc)) from exc
+    _print_result(args, loaded, result)
+    return 0
+
+
+def _sampling_config(args: argparse.Namespace) -> SamplingConfig:
+    """The sampling settings as given (not yet validated)."""
+    from backends.text.sampling import SamplingConfig
 
     stops = tuple(s.replace("\\n", "\n").replace("\\t", "\t") for s in args.stop)
-    config = SamplingConfig(
+    return SamplingConfig(
         greedy=args.greedy,
         temperature=args.temperature,
         top_k=args.top_k,
@@ -95,57 +121,49 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         stop=stops,
     )
-    try:
-        config.validate()
-        loaded = load_text_model(
-            _resolve(args.checkpoint, args.runs_dir), dtype=args.dtype, device=args.device
-        )
-        prompt = args.prompt
-        if args.chat is not None:
-            if args.score:
-                raise CommandError("--score takes --prompt, not --chat")
-            # Token ids, not text: the template writes its own special tokens (encoding the
-            # text again could add a second BOS).
-            args.prompt, prompt = chat_prompt(loaded, parse_chat(args.chat))
-        if args.score:
-            return _score(args, loaded, score_text)
-        stream = not args.json and sys.stdout.isatty()
+
+
+def _streams(args: argparse.Namespace) -> bool:
+    """Tokens are written as they come only to a terminal, and never with --json."""
+    return not args.json and sys.stdout.isatty()
+
+
+def _generate(
+    args: argparse.Namespace, loaded: TextModel, prompt: str | list[int], config: SamplingConfig
+) -> GenerationResult:
+    """Generate, writing the prompt and then each token to a terminal as it comes."""
+    from backends.text.generation import generate
+    from backends.text.language_model import suggested_threads
+
+    stream = _streams(args)
+    if stream:
+        sys.stdout.write(args.prompt)
+        sys.stdout.flush()
+
+    def on_token(token: GeneratedToken) -> None:
         if stream:
-            sys.stdout.write(args.prompt)
+            sys.stdout.write(token.text)
             sys.stdout.flush()
 
-        def on_token(token) -> None:
-            if stream:
-                sys.stdout.write(token.text)
-                sys.stdout.flush()
+    return generate(
+        loaded.model,
+        loaded.tokenizer,
+        prompt,
+        config,
+        on_token=on_token,
+        threads=suggested_threads(loaded.model),
+    )
 
-        result = generate(
-            loaded.model,
-            loaded.tokenizer,
-            prompt,
-            config,
-            on_token=on_token,
-            threads=suggested_threads(loaded.model),
-        )
-    except GenerationError as exc:
-        raise CommandError(str(exc)) from exc
 
+def _print_result(args: argparse.Namespace, loaded: TextModel, result: GenerationResult) -> None:
+    """The JSON document, or the text (unless streamed) and a summary line on stderr."""
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "model": loaded.name,
-                    "source": loaded.source,
-                    "prompt": args.prompt,
-                    **_finite(result.to_dict()),
-                },
-                indent=1,
-            )
-        )
-        return 0
+        document = {"model": loaded.name, "source": loaded.source, "prompt": args.prompt}
+        print(json.dumps({**document, **_finite(result.to_dict())}, indent=1))
+        return
     if result.note:
         print(f"[{result.note}]", file=sys.stderr)
-    if not stream:
+    if not _streams(args):
         sys.stdout.write(args.prompt + result.text)
     sys.stdout.write("\n")
     sys.stdout.flush()  # the summary goes to stderr and must come after the text
@@ -155,7 +173,6 @@ def run(args: argparse.Namespace) -> int:
         f" · ended by {result.finish_reason}]",
         file=sys.stderr,
     )
-    return 0
 
 
 def parse_chat(raw: str) -> list[dict[str, str]]:
@@ -180,9 +197,9 @@ def parse_chat(raw: str) -> list[dict[str, str]]:
     return [{"role": m["role"], "content": m["content"]} for m in messages]
 
 
-def chat_prompt(loaded, messages: list[dict[str, str]]) -> tuple[str, list[int]]:
+def chat_prompt(loaded: TextModel, messages: list[dict[str, str]]) -> tuple[str, list[int]]:
     """The conversation rendered with the model's chat template (text, token ids)."""
-    from backends.generate import GenerationError
+    from backends.text.errors import GenerationError
 
     if not loaded.has_chat_template:
         raise GenerationError(
@@ -191,7 +208,10 @@ def chat_prompt(loaded, messages: list[dict[str, str]]) -> tuple[str, list[int]]
     return loaded.tokenizer.chat_text(messages), loaded.tokenizer.chat_ids(messages)
 
 
-def _score(args: argparse.Namespace, loaded, score_text) -> int:
+def _score(args: argparse.Namespace, loaded: TextModel) -> int:
+    """Print the prompt's per-token surprise, total bits and perplexity (or one JSON document)."""
+    from backends.text.scoring import score_text
+
     score = score_text(loaded.model, loaded.tokenizer, args.prompt)
     if args.json:
         print(json.dumps({"model": loaded.name, **_finite(score.to_dict())}, indent=1))
@@ -205,7 +225,7 @@ def _score(args: argparse.Namespace, loaded, score_text) -> int:
     return 0
 
 
-def _finite(value):
+def _finite(value: Any) -> Any:
     """JSON has no infinity or NaN: such numbers become null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None

@@ -3,7 +3,7 @@
 A folder that ``transformers`` loads with ``AutoModelForCausalLM`` and
 ``AutoTokenizer`` (Llama, Qwen2, Mistral, Phi, Gemma, GPT-NeoX, ...) becomes
 a :class:`HFCausalLM` plus a :class:`HFTextTokenizer`, which
-:func:`backends.generate.generate` and :func:`backends.generate.score_text`
+:func:`backends.text.generation.generate` and :func:`backends.text.scoring.score_text`
 drive exactly as they drive the workbench GPT: ``model(idx, kv_cache=cache,
 last_only=True) -> (logits, None)``, ``model.config.block_size`` /
 ``vocab_size``, ``model.new_kv_cache()``. Decoding streams through the
@@ -14,20 +14,20 @@ model's own ``DynamicCache``, one token per step, which is what
 imported only when such a folder is opened. Weights are read from safetensors;
 a folder with only pickled weights (``*.bin``) is opened only if every file
 loads with ``torch.load(weights_only=True)``, so opening a folder never runs
-code stored in it. Every refusal is a :class:`~backends.generate.GenerationError`
+code stored in it. Every refusal is a :class:`~backends.text.errors.GenerationError`
 that says what the folder lacks.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import torch
 
-from backends.generate import GenerationError
+from backends.text.errors import GenerationError
 
 EXTRA = "pip install 'workbench[hf]'"
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
@@ -42,7 +42,8 @@ TOKENIZER_FILES = (
 )
 
 
-def _transformers() -> Any:
+def import_transformers() -> Any:
+    """The ``transformers`` module, progress bars off; a clear error when it is not installed."""
     try:
         import transformers
     except ImportError as exc:
@@ -217,6 +218,14 @@ class HFCache:
             self.cache = DynamicCache()
 
 
+@dataclass(frozen=True)
+class ModelSizes:
+    """What generation reads from ``model.config``: the context and the vocabulary size."""
+
+    block_size: int
+    vocab_size: int
+
+
 class HFCausalLM(torch.nn.Module):
     """A transformers causal LM called the way the workbench GPT is called."""
 
@@ -225,7 +234,7 @@ class HFCausalLM(torch.nn.Module):
         self.hf = hf
         head = hf.get_output_embeddings()
         vocab = int(head.weight.shape[0]) if head is not None else int(hf.config.vocab_size)
-        self.config = SimpleNamespace(block_size=int(context), vocab_size=vocab)
+        self.config = ModelSizes(block_size=int(context), vocab_size=vocab)
         import inspect
 
         params = inspect.signature(hf.forward).parameters
@@ -252,6 +261,7 @@ class HFCausalLM(torch.nn.Module):
 
 
 def context_length(config: Any, tokenizer: Any = None) -> int:
+    """The model's context: from its config, else the tokenizer's limit, else a default."""
     for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
         value = getattr(config, name, None)
         if isinstance(value, int) and value > 0:
@@ -263,6 +273,7 @@ def context_length(config: Any, tokenizer: Any = None) -> int:
 
 
 def pick_device(device: str | None = None) -> torch.device:
+    """The device asked for; by default a GPU when there is one."""
     if device:
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -285,7 +296,7 @@ def load_hf_causal(
     """Model, tokenizer and ``model_type`` of a local folder; no network, no code from the folder."""
     folder = Path(folder)
     config = read_config(folder)
-    transformers = _transformers()
+    transformers = import_transformers()
     model_type = check_architecture(config, folder)
     check_tokenizer_files(folder)
     safetensors = check_weights(folder)
