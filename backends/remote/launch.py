@@ -32,6 +32,7 @@ from backends.launch.errors import LaunchError
 from backends.remote.hosts import Host
 from backends.remote.record import read_remote, write_remote
 from backends.remote.ssh import Result, Session, SSHError, quote
+from backends.remote.upload import ScriptFiles
 from backends.runs import RunDir, delete_run, read_config
 
 UPLOADS = ".workbench/configs"
@@ -89,12 +90,17 @@ def launch_remote(config: Any, runs_dir: Any, host: Host) -> RunDir:
 
     A user's script travels with its working folder (:mod:`backends.remote.upload`).
     """
+    from backends.launch.script import is_script_config
     from backends.launch.service import prepare
+    from backends.remote.upload import script_files
 
     run = prepare(config, runs_dir)
     try:
+        data = {**read_config(run), "name": run.name}
+        # A script's folder is listed (and refused above the cap) before anything connects.
+        files = script_files(data, host, Path(runs_dir)) if is_script_config(data) else None
         with Session(host) as session:
-            record = _start_on_host(session, host, run, Path(runs_dir))
+            record = _start_on_host(session, host, data, files)
     except (SSHError, LaunchError, KeyError, TypeError) as exc:
         delete_run(run)
         if isinstance(exc, LaunchError):
@@ -108,19 +114,17 @@ def launch_remote(config: Any, runs_dir: Any, host: Host) -> RunDir:
     return run
 
 
-def _start_on_host(session: Session, host: Host, run: RunDir, runs_dir: Path) -> dict[str, Any]:
+def _start_on_host(session: Session, host: Host, data: dict[str, Any],
+                   files: ScriptFiles | None) -> dict[str, Any]:
     """Send the config (and a script's folder) and start the run there; what remote.json keeps."""
     import tomli_w
 
-    from backends.launch.script import is_script_config
-
-    data = {**read_config(run), "name": run.name}
     sent: dict[str, Any] = {}
-    if is_script_config(data):
+    if files is not None:
         from backends.remote.upload import send_script
 
-        data, sent["code_dir"] = send_script(session, host, data, runs_dir, run.name)
-    upload = f"{host.workdir.rstrip('/')}/{UPLOADS}/{run.name}-{int(time.time() * 1000)}.toml"
+        data, sent["code_dir"] = send_script(session, host, data, files)
+    upload = f"{host.workdir.rstrip('/')}/{UPLOADS}/{data['name']}-{int(time.time() * 1000)}.toml"
     session.write_file(upload, tomli_w.dumps(data).encode("utf-8"))
     if host.kind == "slurm":
         return {**_submit_slurm(session, host, upload), **sent}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -80,25 +81,32 @@ def collect_files(folder: Path, host: Host, *, skip: Sequence[Path] = (),
     return found
 
 
-def script_files(data: dict[str, Any], host: Host, runs_dir: Path) -> tuple[Path, list[tuple[Path, str]]]:
-    """The prepared script config's working folder and the files of it to send."""
+@dataclass(frozen=True)
+class ScriptFiles:
+    """A script run's working folder and the files of it to send (path, path relative to it)."""
+
+    folder: Path
+    files: list[tuple[Path, str]]
+
+
+def script_files(data: dict[str, Any], host: Host, runs_dir: Path) -> ScriptFiles:
+    """What a prepared script config sends: its working folder's files (refused above the cap)."""
     folder = Path(data["cwd"])
     script = Path(data["script"]) if data.get("script") else None
     if script is not None and not script.resolve().is_relative_to(folder.resolve()):
         raise LaunchError(f"script {script} is not inside its working folder {folder}, the folder "
                           f"sent to {host.name}: run the command from the script's folder "
                           "(or --set cwd=FOLDER above it)")
-    return folder, collect_files(folder, host, skip=[runs_dir])
+    return ScriptFiles(folder, collect_files(folder, host, skip=[runs_dir]))
 
 
-def send_script(session: Session, host: Host, data: dict[str, Any], runs_dir: Path,
-                name: str) -> tuple[dict[str, Any], str]:
-    """Send the script's folder; returns the config for the host (paths there) and the folder there."""
-    folder, files = script_files(data, host, runs_dir)
-    code_dir = f"{host.workdir.rstrip('/')}/{CODE_DIR}/{name}-{int(time.time() * 1000)}"
-    session.put_files([(path, f"{code_dir}/{rel}") for path, rel in files])
-    remote = {**data, "name": name, "cwd": code_dir}
+def send_script(session: Session, host: Host, data: dict[str, Any],
+                sent: ScriptFiles) -> tuple[dict[str, Any], str]:
+    """Send the files; returns the config for the host (paths there) and the folder there."""
+    code_dir = f"{host.workdir.rstrip('/')}/{CODE_DIR}/{data['name']}-{int(time.time() * 1000)}"
+    session.put_files([(path, f"{code_dir}/{rel}") for path, rel in sent.files])
+    remote = {**data, "cwd": code_dir}
     if data.get("script"):
-        rel = PurePosixPath(*Path(data["script"]).resolve().relative_to(folder.resolve()).parts)
+        rel = PurePosixPath(*Path(data["script"]).resolve().relative_to(sent.folder.resolve()).parts)
         remote["script"] = f"{code_dir}/{rel.as_posix()}"
     return remote, code_dir

@@ -103,8 +103,8 @@ def test_script_and_its_folder_run_on_a_host_and_mirror_back(remote_host, tmp_pa
     assert read_config(RunDir(remote))["script"] == str(code / "train.py")
 
 
-def test_a_script_folder_over_the_cap_is_refused_naming_the_cap(remote_host, tmp_path, capsys,
-                                                               monkeypatch):
+def test_a_script_folder_over_the_cap_is_refused_naming_the_cap(remote_host, ssh_server, tmp_path,
+                                                               capsys, monkeypatch):
     remote_host("lab")
     project = _project(tmp_path)
     (project / "data" / "big.bin").write_bytes(b"\0" * (3 * 2**20))
@@ -118,3 +118,11 @@ def test_a_script_folder_over_the_cap_is_refused_naming_the_cap(remote_host, tmp
     assert len(err.splitlines()) == 1
     assert not list(runs.glob("train*"))  # no local run folder left behind
     assert not (tmp_path / "remote-lab" / ".workbench" / "code").exists()  # nothing sent
+    assert not ssh_server.connections  # refused before connecting
+    # A script outside the folder that would be sent is refused too, naming both.
+    (tmp_path / "elsewhere.py").write_text("print('hi')\n")
+    assert main(["train", "--script", str(tmp_path / "elsewhere.py"), "--host", "lab",
+                 "--runs-dir", str(runs)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is not inside its working folder" in err and str(project) in err, err
+    assert not list(runs.glob("elsewhere*")) and not ssh_server.connections
