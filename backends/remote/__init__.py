@@ -9,6 +9,8 @@
 - :mod:`~backends.remote.launch`: start, resume, stop and kill a run on a
   host through the host's own launch service (``workbench train --detach``,
   ``sbatch``, ``scancel``).
+- :mod:`~backends.remote.upload`: send a user's script and its working folder
+  to the host (skips hidden folders, ``runs``, ``__pycache__``; a size cap).
 - :mod:`~backends.remote.mirror`: copy what the remote run appends into the
   local run folder, from byte offsets, through dropped connections.
 - :mod:`~backends.remote.check`: what a host offers (Python, torch, GPUs, disk).

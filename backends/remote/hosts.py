@@ -4,8 +4,8 @@ A host is saved by name in ``hosts.json`` beside the application's settings
 file (``$WORKBENCH_SETTINGS``'s folder, else ``~/.config/workbench``). Only
 what is needed to reach it is kept: the destination, an optional *path* to a
 private key (never the key itself, never a password: without a key path the
-SSH agent and the default keys are used), an optional jump host and an
-optional ``known_hosts`` file. Kinds:
+SSH agent and the default keys are used), an optional jump host (reached
+with the same key and ``known_hosts`` file) and an optional ``known_hosts`` file. Kinds:
 
 - ``ssh``: the run starts on that host with torchrun (``workbench train
   --detach`` there), one or several nodes reachable from it;

@@ -6,7 +6,8 @@ run's ownership, states and loopback-only rendezvous hold there as they do
 here:
 
 - kind ``ssh``: ``workbench train CONFIG --detach --json`` in the host's
-  working folder;
+  working folder; a user's script (``--script``) is sent first with its
+  working folder (:mod:`backends.remote.upload`) and CONFIG names the copy;
 - kind ``slurm``: ``workbench train CONFIG --print-command slurm --json``
   prepares the remote run folder and gives the exported script
   (:func:`backends.launch.export_commands`), which goes to ``sbatch``; the job
@@ -24,12 +25,14 @@ import json
 import re
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from backends.launch.errors import LaunchError
 from backends.remote.hosts import Host
 from backends.remote.record import read_remote, write_remote
 from backends.remote.ssh import Result, Session, SSHError, quote
+from backends.remote.upload import ScriptFiles
 from backends.runs import RunDir, delete_run, read_config
 
 UPLOADS = ".workbench/configs"
@@ -83,22 +86,21 @@ def run_workbench(session: Session, host: Host, *args: str, timeout: float = 180
 
 
 def launch_remote(config: Any, runs_dir: Any, host: Host) -> RunDir:
-    """Prepare the run here, start it on ``host``; returns the local run folder (the mirror's home)."""
-    import tomli_w
+    """Prepare the run here, start it on ``host``; returns the local run folder (the mirror's home).
 
+    A user's script travels with its working folder (:mod:`backends.remote.upload`).
+    """
+    from backends.launch.script import is_script_config
     from backends.launch.service import prepare
+    from backends.remote.upload import script_files
 
     run = prepare(config, runs_dir)
     try:
+        data = {**read_config(run), "name": run.name}
+        # A script's folder is listed (and refused above the cap) before anything connects.
+        files = script_files(data, host, Path(runs_dir)) if is_script_config(data) else None
         with Session(host) as session:
-            data = {**read_config(run), "name": run.name}
-            upload = f"{host.workdir.rstrip('/')}/{UPLOADS}/{run.name}-{int(time.time() * 1000)}.toml"
-            session.write_file(upload, tomli_w.dumps(data).encode("utf-8"))
-            if host.kind == "slurm":
-                record = _submit_slurm(session, host, upload)
-            else:
-                answer = run_workbench(session, host, "train", upload, "--detach", "--json")
-                record = {"remote_run_dir": answer["run_dir"], "remote_pid": answer.get("pid")}
+            record = _start_on_host(session, host, data, files)
     except (SSHError, LaunchError, KeyError, TypeError) as exc:
         delete_run(run)
         if isinstance(exc, LaunchError):
@@ -110,6 +112,24 @@ def launch_remote(config: Any, runs_dir: Any, host: Host) -> RunDir:
                  state={"status": "running", "reason": "starting", "checked": time.time()},
                  **record)
     return run
+
+
+def _start_on_host(session: Session, host: Host, data: dict[str, Any],
+                   files: ScriptFiles | None) -> dict[str, Any]:
+    """Send the config (and a script's folder) and start the run there; what remote.json keeps."""
+    import tomli_w
+
+    sent: dict[str, Any] = {}
+    if files is not None:
+        from backends.remote.upload import send_script
+
+        data, sent["code_dir"] = send_script(session, host, data, files)
+    upload = f"{host.workdir.rstrip('/')}/{UPLOADS}/{data['name']}-{int(time.time() * 1000)}.toml"
+    session.write_file(upload, tomli_w.dumps(data).encode("utf-8"))
+    if host.kind == "slurm":
+        return {**_submit_slurm(session, host, upload), **sent}
+    answer = run_workbench(session, host, "train", upload, "--detach", "--json")
+    return {"remote_run_dir": answer["run_dir"], "remote_pid": answer.get("pid"), **sent}
 
 
 def _submit_slurm(session: Session, host: Host, upload: str) -> dict[str, Any]:
@@ -228,7 +248,6 @@ def fetch_checkpoint(run: RunDir, step: int | str) -> Any:
     playground); returns its local folder. A copy is written aside and renamed when complete."""
     import os
     import shutil
-    from pathlib import Path
 
     found = remote_checkpoints(run)
     chosen = next((c for c in found if str(c.get("step")) == str(step)), None)

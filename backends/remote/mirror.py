@@ -133,6 +133,20 @@ class Mirror:
         return copied
 
 
+class _LinkNote:
+    """Says when the link to the host changes (``remote.json`` and ``on_link``), once per change."""
+
+    def __init__(self, run: RunDir, on_link: Callable[[str, str], Any] | None) -> None:
+        self.run, self.on_link, self.link = run, on_link, ""
+
+    def __call__(self, new: str, detail: str = "") -> None:
+        if new != self.link:
+            self.link = new
+            write_remote(self.run, link=new, link_problem=detail or None)
+            if self.on_link is not None:
+                self.on_link(new, detail)
+
+
 def follow(
     run: RunDir,
     *,
@@ -149,17 +163,9 @@ def follow(
     """
     stop = stop or threading.Event()
     mirror = Mirror(run)
-    link, pause, last_check, refusals = "", 1.0, 0.0, 0
+    _link = _LinkNote(run, on_link)
+    pause, last_check, refusals = 1.0, 0.0, 0
     status = str(((read_remote(run) or {}).get("state") or {}).get("status") or "running")
-
-    def _link(new: str, detail: str = "") -> None:
-        nonlocal link
-        if new != link:
-            link = new
-            write_remote(run, link=new, link_problem=detail or None)
-            if on_link is not None:
-                on_link(new, detail)
-
     try:
         while not stop.is_set():
             try:

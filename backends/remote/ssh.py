@@ -5,9 +5,12 @@ A :class:`Session` runs the connection's event loop on a thread of its own,
 so the command line, the mirror thread and the GUI's workers call plain
 methods. Authentication is by key: the host's key file when it names one,
 else the SSH agent and the default keys; the server's host key must be in
-``known_hosts`` (the host's file, else ``~/.ssh/known_hosts``). Every failure
-is an :class:`SSHError` whose message is one line: which host, what went
-wrong, what to do.
+``known_hosts`` (the host's file, else ``~/.ssh/known_hosts``). A host with a
+jump host is reached through an SSH connection to the jump host first (a
+``direct-tcpip`` channel, asyncssh's ``tunnel``), authenticated with the same
+key and checked against the same ``known_hosts``. Every failure is an
+:class:`SSHError` whose message is one line: which host (or which jump host),
+what went wrong, what to do.
 
 Every value placed in a remote shell line must be quoted with :func:`quote`.
 """
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backends.remote.hosts import Host
+from backends.remote.hosts import Host, parse_destination
 
 CONNECT_TIMEOUT_S = 15.0
 EXTRA_HINT = "remote hosts need the ssh extra: pip install 'workbench[ssh]' (asyncssh)"
@@ -72,10 +75,14 @@ class Result:
         return f"exit status {self.rc}"
 
 
-def _describe(host: Host, exc: BaseException) -> str:
+def _describe(host: Host, exc: BaseException, *, jump: bool = False) -> str:
+    """One line for a failed connection to ``host`` (or, with ``jump``, to its jump host)."""
     asyncssh = _asyncssh()
 
-    where = f"{host.name} ({host.destination})"
+    where = f"jump host {host.jump} (for {host.name})" if jump else f"{host.name} ({host.destination})"
+    if isinstance(exc, asyncssh.ChannelOpenError) and host.jump:
+        return (f"jump host {host.jump} would not open a connection to {host.name} "
+                f"({host.address}:{host.port}): {exc.reason or exc}")
     if isinstance(exc, asyncssh.PermissionDenied):
         key = host.key or "the SSH agent's and default keys"
         return f"{where}: authentication failed with {key}: add the public key to the host's authorized_keys"
@@ -108,10 +115,13 @@ class Session:
                                         daemon=True)
         self._thread.start()
         self._conn: Any = None
+        self._jump: Any = None
         self._sftp: Any = None
         try:
             self._conn = self._call(self._connect(), timeout + 5)
         except BaseException:
+            if self._jump is not None:  # reached the jump host, not the target: leave it too
+                self._loop.call_soon_threadsafe(self._jump.abort)
             self._stop_loop()
             raise
 
@@ -129,20 +139,35 @@ class Session:
             future.cancel()
             raise SSHError(_describe(self.host, exc)) from exc
 
-    async def _connect(self) -> Any:
-        asyncssh = _asyncssh()
-
-        options: dict[str, Any] = {"port": self.host.port, "connect_timeout": CONNECT_TIMEOUT_S,
+    def _options(self, port: int, user: str | None) -> dict[str, Any]:
+        """Connection options: the host's key and known_hosts (a jump host uses the same)."""
+        options: dict[str, Any] = {"port": port, "connect_timeout": CONNECT_TIMEOUT_S,
                                    "keepalive_interval": 10, "keepalive_count_max": 3}
-        if self.host.user:
-            options["username"] = self.host.user
+        if user:
+            options["username"] = user
         if self.host.key:
             options["client_keys"] = [str(Path(self.host.key).expanduser())]
         if self.host.known_hosts:
             options["known_hosts"] = str(Path(self.host.known_hosts).expanduser())
+        return options
+
+    async def _connect(self) -> Any:
+        asyncssh = _asyncssh()
+
+        options = self._options(self.host.port, self.host.user)
         if self.host.jump:
-            options["tunnel"] = self.host.jump
+            options["tunnel"] = self._jump = await self._connect_jump()
         return await asyncssh.connect(self.host.address, **options)
+
+    async def _connect_jump(self) -> Any:
+        """The connection to the jump host; its failures name the jump host, not the target."""
+        asyncssh = _asyncssh()
+
+        user, address, port = parse_destination(self.host.jump or "")
+        try:
+            return await asyncssh.connect(address, **self._options(port, user))
+        except (OSError, asyncssh.Error, TimeoutError) as exc:
+            raise SSHError(_describe(self.host, exc, jump=True)) from exc
 
     def _stop_loop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -153,12 +178,13 @@ class Session:
         """Close the connection (running remote commands end with it) and stop the loop thread."""
         if self._loop.is_closed():
             return
-        if self._conn is not None:
-            conn = self._conn
+        conns = [c for c in (self._conn, self._jump) if c is not None]
+        if conns:
 
             async def _close() -> None:
-                conn.close()
-                await conn.wait_closed()
+                for conn in conns:  # the target first, then the jump host it goes through
+                    conn.close()
+                    await conn.wait_closed()
 
             try:
                 asyncio.run_coroutine_threadsafe(_close(), self._loop).result(5)
@@ -264,3 +290,20 @@ class Session:
             await sftp.get(remote, str(local), recurse=True, preserve=True)
 
         self._call(_get(), 3600)
+
+    def put_files(self, files: list[tuple[Path, str]], *, timeout: float = 3600.0) -> None:
+        """Copy local files to remote paths (their folders are created), a few at a time."""
+
+        async def _put() -> None:
+            sftp = await self._sftp_client()
+            for parent in sorted({remote.rsplit("/", 1)[0] for _local, remote in files}):
+                await sftp.makedirs(parent, exist_ok=True)
+            gate = asyncio.Semaphore(8)
+
+            async def _one(local: Path, remote: str) -> None:
+                async with gate:
+                    await sftp.put(str(local), remote, preserve=True, follow_symlinks=True)
+
+            await asyncio.gather(*(_one(local, remote) for local, remote in files))
+
+        self._call(_put(), timeout)

@@ -33,12 +33,18 @@ class _Server(asyncssh.SSHServer):
             raise asyncssh.DisconnectError(asyncssh.DISC_SERVICE_NOT_AVAILABLE, "refusing for a test")
         return True
 
+    def connection_requested(self, dest_host: str, dest_port: int, orig_host: str, orig_port: int) -> bool:
+        self.owner.tunnel_requests.append((dest_host, dest_port))
+        return self.owner.forwarding and dest_host == "127.0.0.1"
+
 
 class SSHTestServer:
-    def __init__(self, root: Path, path_prefix: Path | None = None) -> None:
+    def __init__(self, root: Path, path_prefix: Path | None = None, client_key=None) -> None:
         self.root = root
         self.connections: list = []
         self.refusing = False
+        self.forwarding = False
+        self.tunnel_requests: list[tuple[str, int]] = []
         self.env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_RUNS_DIR"}
         if path_prefix is not None:
             self.env["PATH"] = f"{path_prefix}{os.pathsep}{self.env.get('PATH', '')}"
@@ -46,7 +52,7 @@ class SSHTestServer:
         self.thread = threading.Thread(target=self.loop.run_forever, name="ssh-test-server", daemon=True)
         self.thread.start()
         host_key = asyncssh.generate_private_key("ssh-ed25519")
-        client_key = asyncssh.generate_private_key("ssh-ed25519")
+        client_key = client_key or asyncssh.generate_private_key("ssh-ed25519")
         self.client_key_path = root / "id_test"
         client_key.write_private_key(str(self.client_key_path))
         os.chmod(self.client_key_path, 0o600)

@@ -156,3 +156,30 @@ def test_slurm_host_submits_with_sbatch_and_scancel_ends_the_job(remote_host, ss
     status = follow(run, interval=0.2, state_every=0.5)
     assert status in ("stopped", "killed"), status  # scancel sends SIGTERM first: ranks checkpoint
     _assert_mirror_equal(run, 1)
+
+
+def test_a_run_stopped_over_ssh_resumes_on_its_host_to_the_end(remote_host, tmp_path, capsys):
+    """Stop over SSH, then ``workbench train RUN --resume``: the host continues from the stop's
+    checkpoint (step S) with step S + 1, so the mirror holds every step once, equal to the host's."""
+    remote_host("lab")
+    runs = tmp_path / "runs"
+    run = _start(capsys, runs, "lab", "--set", "steps=100000", "--set", "checkpoint_every=100000")
+    remote_rank0 = Path(read_remote(run)["remote_run_dir"]) / "metrics" / "rank_0.jsonl"
+    _wait_for(lambda: remote_rank0.exists() and len(_steps(remote_rank0)) >= 3, 180, "training to start")
+    assert main(["runs", run.name, "--stop", "--runs-dir", str(runs)]) == 0
+    assert follow(run, interval=0.2, state_every=0.5) == "stopped"
+    stopped_at = launch.run_state(run).step
+    end = stopped_at + 6
+    capsys.readouterr()
+    assert main(["train", run.name, "--resume", "--set", f"steps={end}", "--json",
+                 "--runs-dir", str(runs)]) == 0
+    captured = capsys.readouterr()
+    assert f"from the checkpoint of step {stopped_at}" in captured.err
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert summary["status"] == "finished" and summary["step"] == end, summary
+    _assert_mirror_equal(run, 1)
+    assert _steps(run.metrics_path(0)) == list(range(1, end + 1))  # every step once, to the end
+    events = [json.loads(line) for line in run.events_path.read_text().splitlines()]
+    assert [e["step"] for e in events if e.get("kind") == "resumed"] == [stopped_at]
+    assert [e["kind"] for e in events if e.get("kind") in ("stopped", "finished")] == ["stopped", "finished"]
+    assert launch.run_state(run).status == "finished" and read_remote(run)["state"]["status"] == "finished"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from workbench.commands import CommandError
 
@@ -27,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with add: a private key file (its path is saved, never the key); "
                         "default: the SSH agent and ~/.ssh keys")
     parser.add_argument("--jump", default=None, metavar="USER@HOST[:PORT]",
-                        help="with add: a jump host to connect through")
+                        help="with add: a jump host to connect through (same key and known_hosts)")
     parser.add_argument("--known-hosts", default=None,
                         help="with add: a known_hosts file (default ~/.ssh/known_hosts)")
     parser.add_argument("--replace", action="store_true", help="with add: replace a host of that name")
@@ -64,8 +65,8 @@ def _add(args: argparse.Namespace) -> int:
     if not args.destination or not args.workdir:
         raise CommandError("hosts add needs NAME USER@HOST[:PORT] --workdir DIR")
     host = add_host(Host(name=name, destination=args.destination, workdir=args.workdir,
-                         python=args.python, kind=args.kind, key=args.key, jump=args.jump,
-                         known_hosts=args.known_hosts), replace=args.replace)
+                         python=args.python, kind=args.kind, key=_full_path(args.key), jump=args.jump,
+                         known_hosts=_full_path(args.known_hosts)), replace=args.replace)
     if args.json:
         print(json.dumps(host.to_dict()))
     else:
@@ -74,6 +75,13 @@ def _add(args: argparse.Namespace) -> int:
         if not available():
             print(f"note: {EXTRA_HINT}")
     return 0
+
+
+def _full_path(path: str | None) -> str | None:
+    """A file given relative to here, saved as an absolute path (``~/...`` stays as written)."""
+    if path is None or path.startswith("~"):
+        return path
+    return str(Path(path).absolute())
 
 
 def _list(args: argparse.Namespace) -> int:

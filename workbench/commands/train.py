@@ -51,7 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--host", default=None, metavar="NAME",
                         help="start the run on a saved remote host (see workbench hosts) and mirror "
-                        "it here as it trains")
+                        "it here as it trains; with --script, the working folder is sent along "
+                        "(up to $WORKBENCH_UPLOAD_LIMIT_MB, default 100)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
 
@@ -75,10 +76,26 @@ def _load_config(source: str, overrides: list[str]) -> Any:
     else:
         if not path.is_file():
             raise CommandError(f"config file {path} does not exist")
+        script = _script_toml(path)
+        if script is not None:  # a script run's config (what --script --host sends to the host)
+            return script.with_overrides(overrides)
         config = TrainConfig.from_toml(path)
     config = config.with_overrides(overrides)
     config.steps = scale_steps(config.steps)
     return config
+
+
+def _script_toml(path: Path) -> Any:
+    """A script run's config file as a ScriptConfig; ``None`` for a trainer config."""
+    import tomllib
+
+    from backends.launch.script import ScriptConfig, is_script_config
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # the trainer config's reader says what is wrong with it
+    return ScriptConfig.from_dict(data) if is_script_config(data) else None
 
 
 def _scaled_overrides(overrides: list[str]) -> list[str]:
@@ -182,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\nstopping: finishing the step and saving a checkpoint...", file=sys.stderr)
         launch.stop(info.run, sigterm_after=10.0)
-        status = launch.wait(info)
+        status = _wait(info, show_progress=False)
     summary = _summary(info.run, status)
     if args.json:
         print(json.dumps(summary))
@@ -286,7 +303,10 @@ def _print_command(config: Any, runs_dir: Path, args: argparse.Namespace) -> int
 def _wait(info: Any, show_progress: bool) -> str:
     """Wait for the run to end; on a terminal, keep one line of progress up to date."""
     from backends import launch
+    from backends.remote.record import is_remote
 
+    if is_remote(info.run):  # resumed on its host: follow it there
+        return follow_remote(info.run, show_progress=show_progress)
     if not show_progress:
         return launch.wait(info)
     line = ProgressLine(info.run)
