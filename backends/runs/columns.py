@@ -488,5 +488,13 @@ class ColumnReader:
         return self._ranks.get(rank)
 
 
+def read_detail(run: RunDir, rank: int, kind: str, name: str, first_step: float,
+                last_step: float, buckets: int = OVERVIEW_BUCKETS) -> Arrays:
+    """A series between two steps for a zoomed-in plot: every point when they are few, else
+    the lowest and highest of each of ``buckets`` runs of them (still every spike)."""
+    steps, times, values = RankColumns(run, rank).read(kind, name, first_step, last_step)
+    return decimate(np.stack([steps, times, values], axis=1), buckets)
+
+
 def columns_path(run: RunDir) -> Path:
     return run.metrics_dir / COLUMNS_DIR

@@ -9,7 +9,7 @@ import numpy as np
 
 from backends.monitor_data import RunMetrics
 from backends.runs import MetricsWriter, create_run
-from backends.runs.columns import BLOCK, ColumnReader, RankColumns, decimate
+from backends.runs.columns import BLOCK, ColumnReader, RankColumns, decimate, read_detail
 
 
 def _write(run, rank, steps, start=1, torn=False):
@@ -181,3 +181,15 @@ def test_levels_keep_every_spike_and_an_old_index_without_levels_gets_them(tmp_p
     assert RankColumns(run, 0).try_lock()
     again = RankColumns(run, 0).overview("train", "loss", buckets=512)
     assert np.array_equal(again[0], steps) and np.array_equal(again[2], reduced)
+
+
+def test_a_zoomed_range_is_read_at_full_resolution(tmp_path):
+    run = create_run(tmp_path, "zoom", {"model": "gpt"})
+    _write(run, 0, 20_000)
+    RankColumns(run, 0).update(collect=False)
+    overview = RankColumns(run, 0).overview("train", "loss", buckets=100)
+    assert not set(range(5000, 5021)) <= set(overview[0].tolist())  # the overview skips most
+    steps, _times, values = read_detail(run, 0, "train", "loss", 5000, 5020, buckets=100)
+    assert steps.tolist() == list(range(5000, 5021)) and np.allclose(values, 1.0 / steps)
+    wide = read_detail(run, 0, "train", "loss", 1, 20_000, buckets=100)
+    assert len(wide[0]) <= 201 and wide[0][-1] == 20_000
