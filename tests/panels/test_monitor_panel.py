@@ -185,8 +185,8 @@ def test_a_long_history_is_filed_in_slices_and_complete(qtbot, context, make_pan
     wait_processes([start_writer(run, 0, count=12000)])
     panel = make_panel()
     filed = []
-    original = panel._file_records
-    panel._file_records = lambda *args: (filed.append(len(args[2])), original(*args))
+    original = panel.feed.file_records
+    panel.feed.file_records = lambda *args: (filed.append(len(args[2])), original(*args))
     panel.select_runs([run.path])
     qtbot.waitUntil(lambda: len(loss_steps(panel, "long")) == 12000, timeout=20000)
     assert loss_steps(panel, "long").tolist() == list(range(1, 12001))
