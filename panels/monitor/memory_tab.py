@@ -16,7 +16,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from backends.monitor_data import RunMetrics
-from panels.monitor.metric_plot import MetricPlot, Reference
+from panels.monitor.level_lines import Reference
+from panels.monitor.metric_plot import MetricPlot
 from panels.monitor.plot_views import (
     MEMORY_KIND,
     build_curves,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.monitor_data import FailureReport, RunMetrics
-from panels.monitor.metric_plot import DisplayOptions
+from panels.monitor.plot_curve import DisplayOptions
 
 
 def config_text(value: Any) -> str | None:

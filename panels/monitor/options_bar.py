@@ -1,7 +1,7 @@
 """The Monitor's options bar: smoothing, log y, the x axis, and the Export menu.
 
 :class:`OptionsBar` turns its controls into one
-:class:`~panels.monitor.metric_plot.DisplayOptions` (``sig_changed``) and the
+:class:`~panels.monitor.plot_curve.DisplayOptions` (``sig_changed``) and the
 Export menu's choices into ``sig_export`` (``png``, ``svg`` or ``csv``).
 """
 
@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from panels.monitor.metric_plot import DisplayOptions
+from panels.monitor.plot_curve import DisplayOptions
 
 X_AXES = ("Step", "Wall time")
 

@@ -41,10 +41,12 @@ from backends.runs import ENDED, RunDir, RunSummary
 from panels.monitor.checkpoints_view import CheckpointsView
 from panels.monitor.compare_table import CompareTable
 from panels.monitor.failure_banner import FailureBanner
+from panels.monitor.level_lines import Reference
 from panels.monitor.memory_tab import predicted_lines
-from panels.monitor.metric_plot import DisplayOptions, MetricPlot, Reference
+from panels.monitor.metric_plot import MetricPlot
 from panels.monitor.monitor_state import MonitorState, WatchedRun
 from panels.monitor.options_bar import OptionsBar
+from panels.monitor.plot_curve import DisplayOptions
 from panels.monitor.plot_tabs import PlotTabs
 from panels.monitor.predicted_memory import MemoryPredictor
 from panels.monitor.run_actions import RunActions

@@ -22,8 +22,9 @@ from panels.monitor.checkpoints_view import CheckpointsView
 from panels.monitor.compare_table import CompareTable
 from panels.monitor.fields_tab import FieldsTab
 from panels.monitor.memory_tab import MemoryTab, References
-from panels.monitor.metric_plot import DisplayOptions, MetricPlot
+from panels.monitor.metric_plot import MetricPlot
 from panels.monitor.monitor_state import MonitorState
+from panels.monitor.plot_curve import DisplayOptions
 from panels.monitor.scaling_view import ScalingView
 from panels.monitor.training_tab import TrainingTab
 from workbench.tasks import TaskRunner

@@ -299,7 +299,7 @@ def test_cuda_memory_is_never_smoothed_and_shows_the_device_total(qtbot, context
     qtbot.waitUntil(lambda: len(plot.curve_data("cuda|memory|allocated|1")[1]) == 20, timeout=5000)
     _, y = plot.curve_data("cuda|memory|allocated|1")
     assert y.tolist() == [2 + s % 5 for s in range(1, 21)]  # GiB, raw: peaks stay peaks
-    assert plot._ceiling is not None and plot._ceiling.value() == 80.0
+    assert plot.ceiling_line() is not None and plot.ceiling_line().value() == 80.0
     # Lower ranks are drawn wider, so two equal curves both show.
     assert plot.curve_items("cuda|memory|allocated|0")[0].opts["pen"].widthF() > \
         plot.curve_items("cuda|memory|allocated|1")[0].opts["pen"].widthF()

@@ -9,8 +9,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from backends import launch
 from backends.runs import MetricsWriter, create_run, record_event
-from panels.monitor.metric_plot import segment_breaks
 from panels.monitor.panel import MonitorPanel
+from panels.monitor.plot_curve import segment_breaks
 from workbench.app import build_window
 from workbench.context import AppContext
 from workbench.settings import AppSettings
