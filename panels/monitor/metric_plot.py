@@ -122,6 +122,10 @@ class MetricPlot(pg.PlotWidget):
     def curve_keys(self) -> list[str]:
         return list(self._curves)
 
+    def curve_spec(self, key: str) -> CurveSpec:
+        """What a curve draws (its series, label, look and scale)."""
+        return self._curves[key].spec
+
     def curve_data(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """The full x and y data a curve holds now (smoothed where smoothing is on)."""
         item = self._curves[key].main
