@@ -340,10 +340,12 @@ class MonitorPanel(QWidget):
             return
         if any(e.get("kind") in ("checkpoint", *ENDED) for e in events):
             self.checkpoints.refresh()
-        self.header.show_failure(self.current_run())
+        restarted = any(e.get("kind") in ("started", "resumed") for e in events)
+        if failures or restarted:
+            self.header.show_failure(self.current_run())
         for report in failures:
             self.sig_run_failed.emit(path, report)
-        if any(e.get("kind") in ("started", "resumed") for e in events):
+        if restarted:
             # The run now says how big its model really is: plan it again from that.
             self.predictor.ensure(path, run.config, run.events)
         self._update_header()
