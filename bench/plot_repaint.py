@@ -58,7 +58,7 @@ def monitor_frames(n: int, frames: int) -> tuple[list[float], tuple[int, int]]:
         panel = MonitorPanel(AppContext(Path(tmp), AppSettings()))
         panel.resize(1400, 900)
         panel.show()
-        panel._redraw_timer.stop()  # frames are driven here, one redraw each
+        panel.redraw_timer.stop()  # frames are driven here, one redraw each
         panel.select_runs([run.path])
         metrics = panel.runs[run.path].metrics
         steps = np.arange(1, n + 1, dtype=np.float64)

@@ -98,7 +98,7 @@ def follow_in_monitor(app, folder: Path, runs: Path, writer: list[str], env: dic
         for key in plot.curve_keys():
             x, _ = plot.curve_data(key)
             if len(x) > seen[0]:
-                series = plot._curves[key].spec.series
+                series = plot.curve_spec(key).series
                 latencies.extend(now - series.time.view[seen[0] : len(x)])
                 seen[0] = len(x)
 
@@ -202,6 +202,30 @@ def open_accumulator(folder: Path) -> dict[str, np.ndarray]:
     return out
 
 
+def compare_open(big: Path, scalars: int) -> None:
+    """Write a log of ``scalars`` scalars into ``big``, open it both ways, check they agree."""
+    t0 = time.perf_counter()
+    path = write_big_log(big, scalars)
+    print(f"wrote {scalars:,} scalars ({path.stat().st_size / 2**20:.0f} MiB) in "
+          f"{time.perf_counter() - t0:.1f} s")
+    # Wall time and this process's CPU time: on a shared machine the CPU time is the steadier.
+    t0, c0 = time.perf_counter(), time.process_time()
+    mine = open_ours(big)
+    ours_s, ours_cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"open, monitor (TensorBoardReader + RunMetrics, CRC checked): {ours_s:.2f} s "
+          f"(cpu {ours_cpu:.2f} s)")
+    t0, c0 = time.perf_counter(), time.process_time()
+    theirs = open_accumulator(big)
+    peer_s, peer_cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"open, EventAccumulator (all kept, values decoded):        {peer_s:.2f} s "
+          f"(cpu {peer_cpu:.2f} s)")
+    assert set(mine) == set(theirs), (sorted(mine), sorted(theirs))
+    for tag in mine:
+        assert np.array_equal(mine[tag].astype(np.float32), theirs[tag].astype(np.float32)), tag
+    print(f"same {sum(len(v) for v in mine.values()):,} values; ratio {peer_s / ours_s:.1f}x "
+          f"wall, {peer_cpu / ours_cpu:.1f}x cpu (goal >= 10x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
@@ -241,29 +265,8 @@ def main() -> None:
         print(f"follow, SummaryWriter file -> EventAccumulator:   {_percentiles(peer)}  "
               "(Reload every 0.05 s; TensorBoard's UI: 5 s)")
 
-        if args.skip_open:
-            return
-        big = Path(tmp) / "big"
-        t0 = time.perf_counter()
-        path = write_big_log(big, args.scalars)
-        print(f"wrote {args.scalars:,} scalars ({path.stat().st_size / 2**20:.0f} MiB) in "
-              f"{time.perf_counter() - t0:.1f} s")
-        # Wall time and this process's CPU time: on a shared machine the CPU time is the steadier.
-        t0, c0 = time.perf_counter(), time.process_time()
-        mine = open_ours(big)
-        ours_s, ours_cpu = time.perf_counter() - t0, time.process_time() - c0
-        print(f"open, monitor (TensorBoardReader + RunMetrics, CRC checked): {ours_s:.2f} s "
-              f"(cpu {ours_cpu:.2f} s)")
-        t0, c0 = time.perf_counter(), time.process_time()
-        theirs = open_accumulator(big)
-        peer_s, peer_cpu = time.perf_counter() - t0, time.process_time() - c0
-        print(f"open, EventAccumulator (all kept, values decoded):        {peer_s:.2f} s "
-              f"(cpu {peer_cpu:.2f} s)")
-        assert set(mine) == set(theirs), (sorted(mine), sorted(theirs))
-        for tag in mine:
-            assert np.array_equal(mine[tag].astype(np.float32), theirs[tag].astype(np.float32)), tag
-        print(f"same {sum(len(v) for v in mine.values()):,} values; ratio {peer_s / ours_s:.1f}x "
-              f"wall, {peer_cpu / ours_cpu:.1f}x cpu (goal >= 10x)")
+        if not args.skip_open:
+            compare_open(Path(tmp) / "big", args.scalars)
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ class RunWatcher(QObject):
         with self._lock:
             readers = list(self._readers.items())
         for path, reader in readers:
-            history: dict = {}
+            history: dict[int, Any] = {}
             try:
                 if reader is None:
                     reader = self._choose_reader(path)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from backends.monitor_data import RunMetrics, is_loss_field, matching_fields
-from panels.monitor.metric_plot import STYLES, CurveSpec
+from panels.monitor.plot_curve import STYLES, CurveSpec
 from workbench.theme import series_color
 
 GIB = 1.0 / 2**30

@@ -154,13 +154,30 @@ class ScalingView(QWidget):
         self.words.setWordWrap(True)
         self.words.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        self.plot = pg.PlotWidget(
+        self._labels: list[pg.TextItem] = []
+        self.plot = self._build_plot()
+        self._show_empty(True)
+
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("N ="))
+        controls.addWidget(self.use_box)
+        controls.addWidget(self.refresh_button)
+        controls.addWidget(self.status, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.words)
+
+    def _build_plot(self) -> pg.PlotWidget:
+        """The log-log plot with its items: points, fit, extrapolation, band, reference, hint."""
+        plot = pg.PlotWidget(
             title="Scaling law: final loss against model size",
             axisItems={"left": ReadableLogAxis(orientation="left"),
                        "bottom": ReadableLogAxis(orientation="bottom")},
         )
-        self.plot.setObjectName("plot_scaling")
-        item = self.plot.plotItem
+        plot.setObjectName("plot_scaling")
+        item = plot.plotItem
         item.setLogMode(x=True, y=True)
         item.setLabel("bottom", "parameters (N)")
         item.setLabel("left", "loss")
@@ -185,7 +202,6 @@ class ScalingView(QWidget):
         for thing in (self.band_low, self.band_high, self.band, self.kaplan_item, self.fit_item,
                       self.extrapolation_item, self.points_item):
             item.addItem(thing)
-        self._labels: list[pg.TextItem] = []
         # Until a finished run exists: what to do, in place of empty axes and a legend of nothing.
         hint_color = pg.mkColor(pg.getConfigOption("foreground"))
         hint_color.setAlpha(210)
@@ -193,18 +209,7 @@ class ScalingView(QWidget):
         self.empty_hint.setTextWidth(300)
         self.empty_hint.setParentItem(item.vb)
         item.vb.sigResized.connect(lambda *_: self.empty_hint.setPos(item.vb.boundingRect().center()))
-        self._show_empty(True)
-
-        controls = QHBoxLayout()
-        controls.addWidget(QLabel("N ="))
-        controls.addWidget(self.use_box)
-        controls.addWidget(self.refresh_button)
-        controls.addWidget(self.status, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(controls)
-        layout.addWidget(self.plot, 1)
-        layout.addWidget(self.words)
+        return plot
 
     # ------------------------------------------------------------ requests
 

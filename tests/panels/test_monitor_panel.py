@@ -27,8 +27,6 @@ import resources
 from backends.monitor_data import ema
 from backends.runs import MetricsWriter, RunDir, create_run, read_events, record_event
 from panels.monitor.panel import MonitorPanel
-from workbench.context import AppContext
-from workbench.settings import AppSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,30 +69,6 @@ def mark_launched_by(run: RunDir, pids: list[int]) -> None:
     run.run_info_path.write_text(json.dumps(info))
 
 
-@pytest.fixture
-def context(tmp_path):
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    return AppContext(runs, AppSettings())
-
-
-@pytest.fixture
-def make_panel(qtbot, context):
-    panels = []
-
-    def make():
-        panel = MonitorPanel(context)
-        qtbot.addWidget(panel)
-        panel.resize(1300, 800)
-        panel.show()
-        panels.append(panel)
-        return panel
-
-    yield make
-    for panel in panels:
-        panel.shutdown()
-
-
 def loss_steps(panel, run_name, rank=0):
     """The x data (steps) of a run's loss curve; empty while the curve does not exist yet."""
     plot = panel.plots["loss"]
@@ -110,12 +84,12 @@ def wait_processes(processes):
 # ---------------------------------------------------------------- writer processes
 
 
-def test_reattaches_a_running_run_and_curves_follow_every_rank(qtbot, context, make_panel):
-    run = make_run(context.runs_dir, "live")
+def test_reattaches_a_running_run_and_curves_follow_every_rank(qtbot, runs_context, make_monitor):
+    run = make_run(runs_context.runs_dir, "live")
     writers = [start_writer(run, rank, count=150, hz=100) for rank in (0, 1)]
     mark_launched_by(run, [w.pid for w in writers])
     try:
-        panel = make_panel()
+        panel = make_monitor()
         # Running when the panel starts: watched again and shown without a click.
         qtbot.waitUntil(lambda: panel.shown == [run.path], timeout=5000)
         qtbot.waitUntil(lambda: len(loss_steps(panel, "live")) > 10, timeout=10000)
@@ -150,10 +124,10 @@ def test_reattaches_a_running_run_and_curves_follow_every_rank(qtbot, context, m
     assert panel.runs_model.find(run.path).last_loss == pytest.approx(3.0 * math.exp(-3))
 
 
-def test_display_options_smoothing_log_and_wall_time(qtbot, context, make_panel):
-    run = make_run(context.runs_dir, "opts")
+def test_display_options_smoothing_log_and_wall_time(qtbot, runs_context, make_monitor):
+    run = make_run(runs_context.runs_dir, "opts")
     wait_processes([start_writer(run, 0, count=200)])
-    panel = make_panel()
+    panel = make_monitor()
     panel.select_runs([run.path])
     key = "opts|train|loss|0"
     qtbot.waitUntil(lambda: len(loss_steps(panel, "opts")) == 200, timeout=5000)
@@ -180,25 +154,25 @@ def test_display_options_smoothing_log_and_wall_time(qtbot, context, make_panel)
     assert f"{3.0 * math.exp(-2):.4g}" in readout and "step 100" in readout
 
 
-def test_a_long_history_is_filed_in_slices_and_complete(qtbot, context, make_panel):
-    run = make_run(context.runs_dir, "long")
+def test_a_long_history_is_filed_in_slices_and_complete(qtbot, runs_context, make_monitor):
+    run = make_run(runs_context.runs_dir, "long")
     wait_processes([start_writer(run, 0, count=12000)])
-    panel = make_panel()
+    panel = make_monitor()
     filed = []
-    original = panel._file_records
-    panel._file_records = lambda *args: (filed.append(len(args[2])), original(*args))
+    original = panel.feed.file_records
+    panel.feed.file_records = lambda *args: (filed.append(len(args[2])), original(*args))
     panel.select_runs([run.path])
     qtbot.waitUntil(lambda: len(loss_steps(panel, "long")) == 12000, timeout=20000)
     assert loss_steps(panel, "long").tolist() == list(range(1, 12001))
     assert max(filed) <= 2000 and sum(filed) == 24000  # train + memory records
 
 
-def test_failed_event_raises_the_banner_with_rank_code_and_logs(qtbot, context, make_panel):
-    run = make_run(context.runs_dir, "dies")
+def test_failed_event_raises_the_banner_with_rank_code_and_logs(qtbot, runs_context, make_monitor):
+    run = make_run(runs_context.runs_dir, "dies")
     log = run.logs_dir / "torchrun" / "dies_x" / "attempt_0" / "1" / "stderr.log"
     log.parent.mkdir(parents=True)
     log.write_text("step 7\nRuntimeError: out of patience\n")
-    panel = make_panel()
+    panel = make_monitor()
     panel.select_runs([run.path])
     assert panel.banner.isHidden()
     record_event(run, "error", rank=1, message="RuntimeError: out of patience",
@@ -219,14 +193,14 @@ def test_failed_event_raises_the_banner_with_rank_code_and_logs(qtbot, context, 
     assert panel.runs_model.find(run.path).status == "failed"
 
 
-def test_several_runs_overlay_and_the_table_names_what_differs(qtbot, context, make_panel):
-    a = make_run(context.runs_dir, "lr-small", lr=1e-3)
-    b = make_run(context.runs_dir, "lr-big", lr=3e-3)
+def test_several_runs_overlay_and_the_table_names_what_differs(qtbot, runs_context, make_monitor):
+    a = make_run(runs_context.runs_dir, "lr-small", lr=1e-3)
+    b = make_run(runs_context.runs_dir, "lr-big", lr=3e-3)
     wait_processes([start_writer(a, 0, count=30), start_writer(b, 0, count=40)])
-    panel = make_panel()
+    panel = make_monitor()
     qtbot.waitUntil(lambda: panel.runs_model.rowCount() == 2, timeout=5000)
     selected = []
-    context.events.sig_run_selected.connect(selected.append)
+    runs_context.events.sig_run_selected.connect(selected.append)
     panel.select_runs([a.path, b.path])
     assert set(panel.shown) == {a.path, b.path}
     assert selected and selected[0] in (a.path, b.path)
@@ -248,24 +222,24 @@ def test_several_runs_overlay_and_the_table_names_what_differs(qtbot, context, m
     assert panel.compare_table.verticalHeaderItem(1).text() == "last loss"
 
 
-def test_delete_asks_first_and_refuses_a_running_run(qtbot, context, make_panel):
-    done = create_run(context.runs_dir, "old", {"model": "vae"})
+def test_delete_asks_first_and_refuses_a_running_run(qtbot, runs_context, make_monitor):
+    done = create_run(runs_context.runs_dir, "old", {"model": "vae"})
     record_event(done, "finished", step=1)
-    ghost = make_run(context.runs_dir, "ghost")  # "running", but its process is gone
+    ghost = make_run(runs_context.runs_dir, "ghost")  # "running", but its process is gone
     gone = start_writer(ghost, 0, count=1)
     gone.wait(timeout=30)
     mark_launched_by(ghost, [gone.pid])
-    live = make_run(context.runs_dir, "busy")
+    live = make_run(runs_context.runs_dir, "busy")
     writer = start_writer(live, 0, count=1000, hz=100)
     mark_launched_by(live, [writer.pid])
     try:
-        panel = make_panel()
+        panel = make_monitor()
         qtbot.waitUntil(lambda: panel.runs_model.rowCount() == 3, timeout=5000)
         assert panel.runs_model.find(ghost.path).status == "lost"
         panel.select_runs([live.path])
         qtbot.waitUntil(lambda: panel.runs[live.path].status == "running", timeout=5000)
         panel.delete_selected()
-        assert panel.delete_dialog is None and "still running" in context.errors[-1]
+        assert panel.delete_dialog is None and "still running" in runs_context.errors[-1]
         panel.select_runs([done.path])
         panel.delete_selected()
         panel.delete_dialog.button(QMessageBox.StandardButton.Cancel).click()
@@ -280,15 +254,15 @@ def test_delete_asks_first_and_refuses_a_running_run(qtbot, context, make_panel)
         writer.wait()
 
 
-def test_cuda_memory_is_never_smoothed_and_shows_the_device_total(qtbot, context, make_panel):
-    run = make_run(context.runs_dir, "cuda")
+def test_cuda_memory_is_never_smoothed_and_shows_the_device_total(qtbot, runs_context, make_monitor):
+    run = make_run(runs_context.runs_dir, "cuda")
     gib = 2**30
     with MetricsWriter(run, 0) as w0, MetricsWriter(run, 1) as w1:
         for step in range(1, 21):
             for w in (w0, w1):
                 w.write(step, "memory", allocated=(2 + step % 5) * gib, peak_allocated=8 * gib,
                         reserved=9 * gib, device_total=80 * gib, alloc_retries=0, ooms=0)
-    panel = make_panel()
+    panel = make_monitor()
     panel.select_runs([run.path])
     panel.smoothing_slider.setValue(90)
     panel.tabs.setCurrentWidget(panel.memory_tab)
@@ -299,17 +273,17 @@ def test_cuda_memory_is_never_smoothed_and_shows_the_device_total(qtbot, context
     qtbot.waitUntil(lambda: len(plot.curve_data("cuda|memory|allocated|1")[1]) == 20, timeout=5000)
     _, y = plot.curve_data("cuda|memory|allocated|1")
     assert y.tolist() == [2 + s % 5 for s in range(1, 21)]  # GiB, raw: peaks stay peaks
-    assert plot._ceiling is not None and plot._ceiling.value() == 80.0
+    assert plot.ceiling_line() is not None and plot.ceiling_line().value() == 80.0
     # Lower ranks are drawn wider, so two equal curves both show.
     assert plot.curve_items("cuda|memory|allocated|0")[0].opts["pen"].widthF() > \
         plot.curve_items("cuda|memory|allocated|1")[0].opts["pen"].widthF()
 
 
-def test_exports_plots_and_metrics_and_shows_the_latest_sample(qtbot, context, make_panel,
+def test_exports_plots_and_metrics_and_shows_the_latest_sample(qtbot, runs_context, make_monitor,
                                                              tmp_path):
-    run = make_run(context.runs_dir, "export")
+    run = make_run(runs_context.runs_dir, "export")
     wait_processes([start_writer(run, 0, count=50), start_writer(run, 1, count=50)])
-    panel = make_panel()
+    panel = make_monitor()
     panel.select_runs([run.path])
     qtbot.waitUntil(lambda: len(loss_steps(panel, "export")) == 50, timeout=5000)
     (tmp_path / "out").mkdir()
@@ -318,7 +292,7 @@ def test_exports_plots_and_metrics_and_shows_the_latest_sample(qtbot, context, m
         "plots_loss.png", "plots_learning_rate.png", "plots_gradient_norm.png",
         "plots_step_time.png", "plots_throughput.png"]
     assert not QImage(str(pngs[0])).isNull()
-    panel.tabs.setCurrentIndex(1)
+    panel.tabs.setCurrentWidget(panel.memory_tab)
     svgs = panel.export_plots(tmp_path / "out" / "memory.svg")
     assert len(svgs) == 2 and "<svg" in svgs[0].read_text()
     with qtbot.waitSignal(panel.sig_exported, timeout=5000):
@@ -336,10 +310,10 @@ def test_exports_plots_and_metrics_and_shows_the_latest_sample(qtbot, context, m
                     timeout=3000)
 
 
-def test_a_launched_run_is_shown_and_a_reopened_panel_continues_it(qtbot, context, make_panel):
-    panel = make_panel()
-    run = make_run(context.runs_dir, "fresh")
-    context.events.sig_run_launched.emit(run.path)
+def test_a_launched_run_is_shown_and_a_reopened_panel_continues_it(qtbot, runs_context, make_monitor):
+    panel = make_monitor()
+    run = make_run(runs_context.runs_dir, "fresh")
+    runs_context.events.sig_run_launched.emit(run.path)
     assert panel.shown == [run.path]
     first = start_writer(run, 0, count=40)
     first.wait(timeout=30)
@@ -350,7 +324,7 @@ def test_a_launched_run_is_shown_and_a_reopened_panel_continues_it(qtbot, contex
     second = start_writer(run, 0, count=300, hz=100, first=41)
     mark_launched_by(run, [second.pid])
     try:
-        reopened = make_panel()
+        reopened = make_monitor()
         qtbot.waitUntil(lambda: reopened.shown == [run.path], timeout=5000)
         qtbot.waitUntil(lambda: len(loss_steps(reopened, "fresh")) > 60, timeout=10000)
         assert loss_steps(reopened, "fresh")[:41].tolist() == list(range(1, 42))
@@ -363,14 +337,14 @@ def test_a_launched_run_is_shown_and_a_reopened_panel_continues_it(qtbot, contex
 
 
 @pytest.mark.slow
-def test_real_ddp_run_grows_reattaches_and_reports_a_killed_rank(qtbot, context):
+def test_real_ddp_run_grows_reattaches_and_reports_a_killed_rank(qtbot, runs_context):
     """A 2-process DDP run: curves grow, a new main window reattaches, a killed rank is named."""
     from backends import launch
     from backends.train.config import TrainConfig
     from workbench.app import build_window
 
     def open_window():
-        window = build_window(context.runs_dir)
+        window = build_window(runs_context.runs_dir)
         qtbot.addWidget(window)
         window.show()
         window.show_panel("monitor")
@@ -382,7 +356,7 @@ def test_real_ddp_run_grows_reattaches_and_reports_a_killed_rank(qtbot, context)
     config = tomllib.loads(preset)
     config.update(name="ddp", strategy="ddp", nproc=2, steps=5000, eval_every=0, sample_every=0,
                   checkpoint_every=0)
-    run = create_run(context.runs_dir, "ddp", config)
+    run = create_run(runs_context.runs_dir, "ddp", config)
     window, panel = open_window()
     launch.start(run, TrainConfig.from_dict(config))
     try:

@@ -8,22 +8,11 @@ import pytest
 pytest.importorskip("tensorboard")
 from torch.utils.tensorboard import SummaryWriter
 
-from panels.monitor.panel import MonitorPanel
-from workbench.context import AppContext
-from workbench.settings import AppSettings
-
 
 @pytest.fixture
-def panel(qtbot, tmp_path, monkeypatch):
+def panel(make_monitor, tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path / "cache"))
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    panel = MonitorPanel(AppContext(runs, AppSettings()))
-    qtbot.addWidget(panel)
-    panel.resize(1200, 760)
-    panel.show()
-    yield panel
-    panel.shutdown()
+    return make_monitor()
 
 
 def _curve(panel, key):

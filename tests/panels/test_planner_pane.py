@@ -22,27 +22,18 @@ from backends import launch as launch_module
 from backends.plan import PlanError, layout_from_train_config, plan_from_train_config
 from backends.plan.sweep import launch_sweep, parse_values, sweep_configs, sweep_keys
 from backends.runs import MetricsWriter, create_run, record_event
-from panels.monitor.panel import MonitorPanel
 from panels.monitor.plot_views import memory_unit
 from panels.training import planner_pane
 from panels.training.panel import TrainingPanel
 from panels.training.planner_pane import format_bytes
-from workbench.context import AppContext
-from workbench.settings import AppSettings
+from tests.panels.panel_support import edit
 
 TINY = {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16}
 
 
 @pytest.fixture
-def context(tmp_path):
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    return AppContext(runs, AppSettings())
-
-
-@pytest.fixture
-def launcher(qtbot, context):
-    widget = TrainingPanel(context)
+def launcher(qtbot, runs_context):
+    widget = TrainingPanel(runs_context)
     qtbot.addWidget(widget)
     widget.resize(1400, 900)
     qtbot.waitUntil(lambda: widget.prepared is not None and not widget.is_busy()
@@ -50,34 +41,6 @@ def launcher(qtbot, context):
     widget.planner.set_detected_gpus([])  # judge as a CPU-only machine, whatever runs the test
     yield widget
     widget.shutdown()
-
-
-@pytest.fixture
-def monitor(qtbot, context):
-    panels = []
-
-    def make():
-        panel = MonitorPanel(context)
-        qtbot.addWidget(panel)
-        panel.resize(1300, 800)
-        panel.show()
-        panels.append(panel)
-        return panel
-
-    yield make
-    for panel in panels:
-        panel.shutdown()
-
-
-def edit(qtbot, panel, key, value):
-    editor = panel.form.editors[key]
-    if hasattr(editor, "setValue"):
-        editor.setValue(value)
-    elif hasattr(editor, "setCurrentText"):
-        editor.setCurrentText(value)
-    else:
-        editor.setText(value)
-    qtbot.waitUntil(lambda: not panel.is_busy(), timeout=30000)
 
 
 # ---------------------------------------------------------------- planner pane
@@ -242,10 +205,10 @@ def _measured_model_state(model_config: dict) -> tuple[int, int, int]:
     return params, grads, state
 
 
-def test_memory_plot_shows_the_planners_prediction(qtbot, context, monitor):
+def test_memory_plot_shows_the_planners_prediction(qtbot, runs_context, make_monitor):
     config = {"model": "gpt", "strategy": "ddp", "nproc": 2, "batch_size": 8, "steps": 10,
               "model_config": dict(TINY)}
-    run = create_run(context.runs_dir, "predicted", config)
+    run = create_run(runs_context.runs_dir, "predicted", config)
     # The real vocabulary (65 characters) comes from the data; the run records its size.
     real = layout_from_train_config({**config, "model_config": {**TINY, "vocab_size": 65}})[0]
     record_event(run, "started", step=0, parameters=real.params)
@@ -258,7 +221,7 @@ def test_memory_plot_shows_the_planners_prediction(qtbot, context, monitor):
             for step in range(1, 6):
                 writer.write(step, "memory", rss=300 * 2**20, param_bytes=param_bytes,
                              grad_bytes=grad_bytes, optim_bytes=optim_bytes)
-    panel = monitor()
+    panel = make_monitor()
     panel.select_runs([run.path])
     panel.tabs.setCurrentWidget(panel.memory_tab)
     plot = panel.memory_plots[1]
@@ -303,16 +266,16 @@ def finished_run(runs_dir, n_embd, loss):
     return layout_from_train_config(config)[0].non_embedding_params
 
 
-def test_scaling_tab_fits_the_finished_runs(qtbot, context, monitor):
+def test_scaling_tab_fits_the_finished_runs(qtbot, runs_context, make_monitor):
     alpha, floor, a = 0.4, 1.5, 40.0
     sizes = {}
     for n_embd in (8, 16, 32, 64, 128):
         n = layout_from_train_config({"model": "gpt", "model_config": {**TINY, "n_embd": n_embd}}
                                      )[0].non_embedding_params
-        sizes[n_embd] = finished_run(context.runs_dir, n_embd, floor + a * n ** -alpha)
-    running = create_run(context.runs_dir, "still-running", {"model": "gpt"})
+        sizes[n_embd] = finished_run(runs_context.runs_dir, n_embd, floor + a * n ** -alpha)
+    running = create_run(runs_context.runs_dir, "still-running", {"model": "gpt"})
     record_event(running, "started", step=0)  # not finished: not a point
-    panel = monitor()
+    panel = make_monitor()
     view = panel.scaling_view
     view.BOOTSTRAP = 200
     with qtbot.waitSignal(view.sig_updated, timeout=30000):

@@ -9,11 +9,9 @@ from PySide6.QtWidgets import QMessageBox
 
 from backends import launch
 from backends.runs import MetricsWriter, create_run, record_event
-from panels.monitor.metric_plot import segment_breaks
-from panels.monitor.panel import MonitorPanel
+from panels.monitor.plot_curve import segment_breaks
+from tests.panels.panel_support import edit
 from workbench.app import build_window
-from workbench.context import AppContext
-from workbench.settings import AppSettings
 
 
 def _fake_checkpoint(run, step: int) -> None:
@@ -44,17 +42,11 @@ def _ended_runs(runs_dir):
 
 
 @pytest.fixture
-def monitor(qtbot, tmp_path):
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    _ended_runs(runs)
-    panel = MonitorPanel(AppContext(runs, AppSettings()))
-    qtbot.addWidget(panel)
-    panel.resize(1300, 800)
-    panel.show()
+def monitor(qtbot, runs_context, make_monitor):
+    _ended_runs(runs_context.runs_dir)
+    panel = make_monitor()
     qtbot.waitUntil(lambda: panel.runs_model.rowCount() == 4, timeout=30000)
-    yield panel
-    panel.shutdown()
+    return panel
 
 
 def test_the_monitor_tells_killed_stopped_failed_and_lost_apart(monitor):
@@ -95,10 +87,8 @@ def test_launch_offers_the_next_name_and_kill_asks_then_reads_killed(qtbot, tmp_
     launcher, monitor = window.panels["training"], window.panels["monitor"]
     qtbot.waitUntil(lambda: launcher.prepared is not None and not launcher.is_busy(), timeout=60000)
     form = launcher.form.editors
-    form["name"].setText("gui-kill")
-    form["strategy"].setCurrentText("ddp")
-    form["nproc"].setValue(2)
-    form["steps"].setValue(100000)
+    for key, value in (("name", "gui-kill"), ("strategy", "ddp"), ("nproc", 2), ("steps", 100000)):
+        edit(qtbot, launcher, key, value)
     qtbot.waitUntil(lambda: launcher.launch_button.isEnabled() and not launcher.is_busy(),
                     timeout=30000)
     qtbot.mouseClick(launcher.launch_button, Qt.MouseButton.LeftButton)

@@ -7,6 +7,7 @@ import tomllib
 import pytest
 
 from panels.training.panel import TrainingPanel
+from tests.panels.panel_support import edit
 from workbench.context import AppContext
 from workbench.settings import AppSettings
 
@@ -20,18 +21,6 @@ def panel(qtbot, tmp_path):
     qtbot.waitUntil(lambda: widget.prepared is not None and not widget.is_busy(), timeout=60000)
     yield widget
     widget.shutdown()
-
-
-def edit(qtbot, panel, key, value):
-    """Type a value into a field the way a user would, then wait for the check."""
-    editor = panel.form.editors[key]
-    if hasattr(editor, "setValue"):
-        editor.setValue(value)
-    elif hasattr(editor, "setCurrentText"):
-        editor.setCurrentText(value)
-    else:
-        editor.setText(value)
-    qtbot.waitUntil(lambda: not panel.is_busy(), timeout=30000)
 
 
 def test_a_preset_loads_valid_and_shows_the_exact_command(panel):

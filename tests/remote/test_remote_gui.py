@@ -45,8 +45,8 @@ def test_hosts_dialog_adds_checks_and_refuses_bad_input(qtbot, ssh_server, tmp_p
 def test_remote_run_in_the_monitor_is_mirrored_and_marked_with_its_host(qtbot, remote_host, tmp_path):
     from backends.remote.launch import launch_remote
     from backends.train.config import TrainConfig
-    from panels.monitor.panel import MonitorPanel
     from panels.training.panel import TrainingPanel
+    from tests.panels.panel_support import open_monitor
     from workbench.context import AppContext
     from workbench.settings import AppSettings
 
@@ -63,8 +63,7 @@ def test_remote_run_in_the_monitor_is_mirrored_and_marked_with_its_host(qtbot, r
                                     "model_config": {"block_size": 16, "n_layer": 1, "n_head": 2,
                                                      "n_embd": 16}})
     run = launch_remote(config, runs, host)
-    panel = MonitorPanel(context)
-    qtbot.addWidget(panel)
+    panel = open_monitor(qtbot, context, show=False)
     try:
         panel.select_runs([run.path])
         qtbot.waitUntil(lambda: "on <b>lab</b>" in panel.title_label.text(), timeout=30000)
