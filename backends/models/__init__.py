@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from backends.models._config import ConfigError, ModelConfig
 
@@ -24,7 +24,7 @@ _LAZY = {
     "Classifier": "classifier", "ClassifierConfig": "classifier",
     "DCGAN": "dcgan", "DCGANConfig": "dcgan", "Discriminator": "dcgan", "Generator": "dcgan",
     "discriminator_loss": "dcgan", "generator_loss": "dcgan",
-    "GPT": "gpt", "GPTConfig": "gpt", "from_hf_gpt2": "gpt",
+    "GPT": "gpt", "GPTConfig": "gpt", "from_hf_gpt2": "hf_gpt2",
     "VAE": "vae", "VAEConfig": "vae",
 }
 
@@ -65,10 +65,12 @@ def build_model(name: str, config: ModelConfig | dict[str, Any]) -> nn.Module:
     if name not in models:
         raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(models)}")
     spec = models[name]
-    if not isinstance(config, spec.config_class):
-        config = spec.config_class.from_dict(config)
-    config.validate()
-    return spec.build(config)
+    if isinstance(config, spec.config_class):
+        model_config = config
+    else:
+        model_config = spec.config_class.from_dict(cast(dict[str, Any], config))
+    model_config.validate()
+    return spec.build(model_config)
 
 
 __all__ = [

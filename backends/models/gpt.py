@@ -1,4 +1,4 @@
-"""A decoder-only transformer language model (GPT) with a KV cache and a GPT-2 loader.
+"""A decoder-only transformer language model (GPT) with a KV cache.
 
 Pre-LayerNorm blocks of causal self-attention and an MLP, learned position
 embeddings, and an output head tied to the token embedding, as in GPT-2
@@ -33,17 +33,16 @@ and checkpoints see the same module. The fused product runs only without
 autograd and on plain tensors, and is found from the parameters' memory each
 time, so it can never use stale weights.
 
-:func:`from_hf_gpt2` loads a Hugging Face GPT-2 folder (``config.json`` plus
-``model.safetensors`` or ``pytorch_model.bin``, read with
-``weights_only=True``) into this same module.
+A Hugging Face GPT-2 folder loads into this same module with
+``backends.models.hf_gpt2.from_hf_gpt2``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-from pathlib import Path
+from collections.abc import Iterator
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -269,6 +268,22 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
 
+class Transformer(nn.Module):
+    """The body under the head: embeddings, blocks, final norm, named as GPT-2 names them."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
+        self.wpe = nn.Embedding(config.block_size, config.n_embd)
+        self.drop = nn.Dropout(config.dropout)
+        self.h = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
+
+    def blocks(self) -> Iterator[Block]:
+        """The blocks in order (FSDP and TP keep them ``Block`` instances)."""
+        return cast(Iterator[Block], iter(self.h))
+
+
 class GPT(nn.Module):
     """The language model: ``forward(idx, targets=None, kv_cache=None) -> (logits, loss)``."""
 
@@ -276,15 +291,7 @@ class GPT(nn.Module):
         super().__init__()
         config.validate()
         self.config = config
-        self.transformer = nn.ModuleDict(
-            dict(
-                wte=nn.Embedding(config.vocab_size, config.n_embd),
-                wpe=nn.Embedding(config.block_size, config.n_embd),
-                drop=nn.Dropout(config.dropout),
-                h=nn.ModuleList(Block(config) for _ in range(config.n_layer)),
-                ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
-            )
-        )
+        self.transformer = Transformer(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         # Tied: the output head reuses the token embedding (fewer parameters, GPT-2 does it).
         self.lm_head.weight = self.transformer.wte.weight
@@ -338,7 +345,7 @@ class GPT(nn.Module):
         # inference_mode(False): new storage must be ordinary tensors, or the
         # parameters could never be trained again.
         with torch.inference_mode(False), torch.no_grad():
-            for block in self.transformer.h:
+            for block in self.transformer.blocks():
                 block.attn.share_qkv_storage()
                 input_major(block.attn.out_proj.weight)
                 input_major(block.mlp.up_proj.weight)
@@ -376,7 +383,7 @@ class GPT(nn.Module):
             )
         pos = torch.arange(past, past + T, device=idx.device)
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
-        for layer, block in enumerate(self.transformer.h):
+        for layer, block in enumerate(self.transformer.blocks()):
             x = block(x, kv_cache, layer)
         if kv_cache is not None:
             kv_cache.length += T
@@ -391,138 +398,10 @@ class GPT(nn.Module):
         return logits, loss
 
 
-# ---- Hugging Face GPT-2 checkpoints --------------------------------------------------------
+def __getattr__(name: str) -> Any:
+    """``from_hf_gpt2`` lives in ``backends.models.hf_gpt2``; still importable from here."""
+    if name == "from_hf_gpt2":
+        from backends.models.hf_gpt2 import from_hf_gpt2
 
-_HF_TANH_GELUS = ("gelu_new", "gelu_pytorch_tanh", "gelu_fast")
-
-
-def _config_from_hf(hf: dict, folder: Path) -> GPTConfig:
-    def need(*keys: str) -> int:
-        for key in keys:
-            if key in hf:
-                return hf[key]
-        raise ValueError(f"{folder / 'config.json'} has no {' or '.join(keys)}; is it GPT-2?")
-
-    if hf.get("model_type", "gpt2") != "gpt2":
-        raise ValueError(
-            f"{folder} holds a {hf['model_type']!r} model; only GPT-2 checkpoints load here"
-        )
-    if hf.get("scale_attn_by_inverse_layer_idx") or hf.get("reorder_and_upcast_attn"):
-        raise ValueError(
-            f"{folder}: scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported"
-        )
-    if hf.get("scale_attn_weights", True) is False:
-        raise ValueError(f"{folder}: scale_attn_weights=false is not supported")
-    activation = hf.get("activation_function", "gelu_new")
-    if activation not in _HF_TANH_GELUS + ("gelu",):
-        raise ValueError(f"{folder}: activation_function {activation!r} is not supported")
-    n_embd = need("n_embd", "hidden_size")
-    n_inner = hf.get("n_inner") or 4 * n_embd
-    if n_inner % n_embd:
-        raise ValueError(f"{folder}: n_inner={n_inner} is not a multiple of n_embd={n_embd}")
-    if abs(hf.get("layer_norm_epsilon", 1e-5) - 1e-5) > 1e-12:
-        raise ValueError(f"{folder}: layer_norm_epsilon other than 1e-5 is not supported")
-    return GPTConfig(
-        vocab_size=need("vocab_size"),
-        block_size=need("n_positions", "n_ctx", "max_position_embeddings"),
-        n_layer=need("n_layer", "num_hidden_layers"),
-        n_head=need("n_head", "num_attention_heads"),
-        n_embd=n_embd,
-        dropout=0.0,
-        bias=True,
-        mlp_ratio=n_inner // n_embd,
-        activation="gelu" if activation == "gelu" else "gelu_tanh",
-    )
-
-
-def _read_hf_tensors(folder: Path) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
-
-    single = folder / "model.safetensors"
-    index = folder / "model.safetensors.index.json"
-    binary = folder / "pytorch_model.bin"
-    if single.is_file():
-        return load_file(str(single))
-    if index.is_file():
-        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-        tensors: dict[str, torch.Tensor] = {}
-        for shard in shards:
-            tensors.update(load_file(str(folder / shard)))
-        return tensors
-    if binary.is_file():
-        # weights_only: a .bin is a pickle; never let it run code.
-        try:
-            state = torch.load(binary, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise ValueError(
-                f"{binary} is not a plain tensor checkpoint (refused to unpickle: {exc})"
-            ) from exc
-        if not isinstance(state, dict):
-            raise ValueError(f"{binary} does not hold a state dict")
-        return state
-    raise FileNotFoundError(
-        f"{folder} has no model.safetensors, model.safetensors.index.json or pytorch_model.bin"
-    )
-
-
-def from_hf_gpt2(folder: str | Path) -> GPT:
-    """Load a Hugging Face GPT-2 checkpoint folder into :class:`GPT` (eval mode, CPU, fp32).
-
-    HF GPT-2 stores linear weights as ``Conv1D`` (in, out), the transpose of
-    ``nn.Linear``, and fuses q, k, v into one ``c_attn``; both are undone here
-    (the separate ``nn.Linear`` parameters are what TP and checkpoints see).
-    The model is then put in the decoding layout
-    (:meth:`GPT.use_decoding_layout`), which stores most weights input-major
-    again and q, k, v side by side, for speed only.
-    """
-    folder = Path(folder)
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{folder} has no config.json; pick a Hugging Face GPT-2 folder")
-    config = _config_from_hf(json.loads(config_path.read_text()), folder)
-    hf = _read_hf_tensors(folder)
-    # GPT2LMHeadModel prefixes "transformer."; a bare GPT2Model does not.
-    hf = {k.removeprefix("transformer."): v for k, v in hf.items()}
-
-    def take(key: str) -> torch.Tensor:
-        if key not in hf:
-            raise ValueError(f"{folder}: weight {key!r} is missing; is this a GPT-2 checkpoint?")
-        return hf[key].float()
-
-    d = config.n_embd
-    state: dict[str, torch.Tensor] = {
-        "transformer.wte.weight": take("wte.weight"),
-        "transformer.wpe.weight": take("wpe.weight"),
-        "transformer.ln_f.weight": take("ln_f.weight"),
-        "transformer.ln_f.bias": take("ln_f.bias"),
-    }
-    for i in range(config.n_layer):
-        src, dst = f"h.{i}.", f"transformer.h.{i}."
-        for ln in ("ln_1", "ln_2"):
-            state[dst + ln + ".weight"] = take(src + ln + ".weight")
-            state[dst + ln + ".bias"] = take(src + ln + ".bias")
-        c_attn_w = take(src + "attn.c_attn.weight").t()  # (3d, d) after transpose
-        c_attn_b = take(src + "attn.c_attn.bias")
-        for j, name in enumerate(("q_proj", "k_proj", "v_proj")):
-            state[dst + f"attn.{name}.weight"] = c_attn_w[j * d : (j + 1) * d]
-            state[dst + f"attn.{name}.bias"] = c_attn_b[j * d : (j + 1) * d]
-        state[dst + "attn.out_proj.weight"] = take(src + "attn.c_proj.weight").t()
-        state[dst + "attn.out_proj.bias"] = take(src + "attn.c_proj.bias")
-        state[dst + "mlp.up_proj.weight"] = take(src + "mlp.c_fc.weight").t()
-        state[dst + "mlp.up_proj.bias"] = take(src + "mlp.c_fc.bias")
-        state[dst + "mlp.down_proj.weight"] = take(src + "mlp.c_proj.weight").t()
-        state[dst + "mlp.down_proj.bias"] = take(src + "mlp.c_proj.bias")
-
-    model = GPT(config)
-    expected = {name: p.shape for name, p in model.state_dict().items()}
-    for name, tensor in state.items():
-        if tensor.shape != expected[name]:
-            raise ValueError(
-                f"{folder}: {name} has shape {tuple(tensor.shape)}, config.json implies "
-                f"{tuple(expected[name])}"
-            )
-    # lm_head.weight is the tied wte.weight, filled through it.
-    state["lm_head.weight"] = state["transformer.wte.weight"]
-    model.load_state_dict({k: v.contiguous() for k, v in state.items()}, strict=True)
-    # A loaded GPT-2 is for reading and writing text: lay it out for decoding.
-    return model.use_decoding_layout().eval()
+        return from_hf_gpt2
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.distributed.device_mesh import DeviceMesh
 from torch.nn.parallel import DistributedDataParallel
 
 
-def apply_ddp(model: nn.Module, mesh: object, device: torch.device) -> nn.Module:
+def apply_ddp(model: nn.Module, mesh: DeviceMesh | None, device: torch.device) -> nn.Module:
     """Wrap ``model`` in DDP over the process group; returns the wrapper to call.
 
     The plain model keeps its own state dict keys (no ``module.`` prefix) because

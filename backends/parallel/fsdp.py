@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from torch import nn
+from torch.distributed.device_mesh import DeviceMesh
 from torch.distributed.fsdp import fully_shard
 
 _LAYER = re.compile(r"^layer\d+$")
@@ -27,7 +28,7 @@ def shard_units(model: nn.Module) -> list[nn.Module]:
     return units
 
 
-def apply_fsdp(model: nn.Module, mesh: object) -> nn.Module:
+def apply_fsdp(model: nn.Module, mesh: DeviceMesh) -> nn.Module:
     """``fully_shard`` each unit, then the root (which keeps embeddings, norms, heads)."""
     for unit in shard_units(model):
         fully_shard(unit, mesh=mesh)

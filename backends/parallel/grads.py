@@ -61,5 +61,6 @@ def clip_grad_norm(parameters: Iterable[torch.nn.Parameter], max_norm: float) ->
         coef = (max_norm / (norm + 1e-6)).clamp(max=1.0)
         for p in params:
             g = p.grad
-            (g.to_local() if isinstance(g, DTensor) else g).mul_(coef.to(g.device))
+            if g is not None:
+                (g.to_local() if isinstance(g, DTensor) else g).mul_(coef.to(g.device))
     return norm

@@ -12,13 +12,15 @@ the same inputs, so their gradients agree without communication.
 from __future__ import annotations
 
 from torch import nn
+from torch.distributed.device_mesh import DeviceMesh
 from torch.distributed.tensor.parallel import (
     ColwiseParallel,
+    ParallelStyle,
     RowwiseParallel,
     parallelize_module,
 )
 
-BLOCK_PLAN = {
+BLOCK_PLAN: dict[str, type[ColwiseParallel] | type[RowwiseParallel]] = {
     "attn.q_proj": ColwiseParallel,
     "attn.k_proj": ColwiseParallel,
     "attn.v_proj": ColwiseParallel,
@@ -28,7 +30,7 @@ BLOCK_PLAN = {
 }
 
 
-def apply_tp(model: nn.Module, mesh: object) -> nn.Module:
+def apply_tp(model: nn.Module, mesh: DeviceMesh) -> nn.Module:
     """Shard every transformer block of ``model`` over ``mesh`` in place; returns ``model``."""
     transformer = getattr(model, "transformer", None)
     if transformer is None or not hasattr(transformer, "h"):
@@ -37,5 +39,6 @@ def apply_tp(model: nn.Module, mesh: object) -> nn.Module:
             f"{type(model).__name__} has none: use ddp or fsdp"
         )
     for block in transformer.h:
-        parallelize_module(block, mesh, {name: style() for name, style in BLOCK_PLAN.items()})
+        plan: dict[str, ParallelStyle] = {name: style() for name, style in BLOCK_PLAN.items()}
+        parallelize_module(block, mesh, plan)
     return model

@@ -5,9 +5,10 @@ calls on each rank; with one process and strategy ``single`` it also runs
 in-process, which is how the tests check resume and stop quickly.
 
 Per optimizer step each rank: takes its share of the global batch
-(``backends.train.data.GlobalBatches``), runs ``grad_accum`` micro-steps under
-autocast, clips by the norm of the full gradient, steps AdamW with the LR of a
-linear-warmup + cosine schedule, then joins one all-reduce that carries the
+(``backends.train.data.GlobalBatches``), lets the objective run the step
+(``backends.train.objectives``: ``grad_accum`` micro-steps under autocast,
+clipping by the norm of the full gradient, AdamW with the LR of a
+linear-warmup + cosine schedule), then joins one all-reduce that carries the
 losses and the stop flag, so all ranks agree on the reported loss and on when
 to stop. Every rank writes its own metrics (``metrics/rank_<r>.jsonl``);
 rank 0 writes lifecycle events, samples and checkpoint metadata.
@@ -21,11 +22,7 @@ then writes the error file the launcher reads).
 
 from __future__ import annotations
 
-import contextlib
-import math
 import os
-import random
-import signal
 import socket
 import sys
 import time
@@ -39,15 +36,19 @@ from torch import nn
 
 from backends import checkpoint as ckpt
 from backends.parallel import STRATEGIES, build_mesh, dp_coordinates, parallel_dims
-from backends.parallel.grads import clip_grad_norm
 from backends.progress import Cancelled, ProgressCallback, report
 from backends.runs import MetricsWriter, RunDir, record_event
-from backends.train.config import TrainConfig, TrainConfigError, resolve_device, validate
-from backends.train.data import GlobalBatches, TrainData, load_data
+from backends.train.config import TrainConfig, validate
+from backends.train.data import Batch, GlobalBatches, TrainData, load_data
 from backends.train.metrics import memory_record
-from backends.train.tasks import DCGANTask, Task, build_task
+from backends.train.objectives import LossParts, Objective, build_objective
+from backends.train.optimizer import build_adamw
+from backends.train.process import DistInfo, StopSignals, init_distributed
+from backends.train.rng import gather_rng_states, restore_rng_state, seed_everything
+from backends.train.schedule import lr_at, set_lr
+from backends.train.step import StepOps
 
-STOP_FILE = "stop"
+__all__ = ["TrainResult", "Trainer", "lr_at", "run_training"]  # lr_at: the training form's LR preview
 
 
 @dataclass
@@ -56,75 +57,6 @@ class TrainResult:
     step: int
     final_loss: float | None
     checkpoint: str | None
-
-
-def lr_at(step: int, config: TrainConfig) -> float:
-    """Learning rate for optimizer step ``step`` (0-based): linear warmup, then cosine decay."""
-    if config.warmup_steps and step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    span = max(1, (config.decay_steps or config.steps) - config.warmup_steps)
-    progress = min(1.0, (step - config.warmup_steps) / span)
-    floor = config.lr * config.min_lr_ratio
-    return floor + (config.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-# ---------------------------------------------------------------- process setup
-
-
-@dataclass
-class DistInfo:
-    rank: int
-    world_size: int
-    local_rank: int
-    device: torch.device
-
-
-def init_distributed(config: TrainConfig) -> DistInfo:
-    """Join the process group (every strategy but single) on the right device and backend."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if world != config.world_size:
-        raise TrainConfigError(
-            f"started with {world} processes but the config asks for nproc x nnodes = "
-            f"{config.world_size}: launch with the command the workbench builds"
-        )
-    device_type = resolve_device(config.device)
-    if device_type == "cuda":
-        torch.cuda.set_device(local_rank)
-        device = torch.device("cuda", local_rank)
-    else:
-        device = torch.device("cpu")
-    if STRATEGIES[config.strategy].distributed and not dist.is_initialized():
-        backend = "nccl" if device_type == "cuda" else "gloo"
-        kwargs = {"device_id": device} if device_type == "cuda" else {}
-        dist.init_process_group(backend, **kwargs)
-    return DistInfo(rank, world, local_rank, device)
-
-
-class _StopFlag:
-    """Set by SIGTERM / SIGINT; the loop checks it (and the stop file) once per step."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict[int, Any] = {}
-
-    def install(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread (in-process use): the stop file still works
-                pass
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.requested = True
-
-    def restore(self) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
-# ---------------------------------------------------------------- the trainer
 
 
 class Trainer:
@@ -137,32 +69,18 @@ class Trainer:
         self.rank, self.device = info.rank, info.device
         self.strategy = STRATEGIES[config.strategy]
         self.dims = parallel_dims(config.strategy, info.world_size, config.tp)
-        self.mesh = build_mesh(config.strategy, self.dims, self.device.type)
-        self.dp_rank, self.dp_size = dp_coordinates(config.strategy, self.mesh)
-        self.task: Task = build_task(config)
+        self.mesh = build_mesh(self.dims, self.device.type)
+        self.dp_rank, self.dp_size = dp_coordinates(self.dims, self.mesh)
+        self.objective: Objective = build_objective(config)
         self.data: TrainData = load_data(config)
         self.batches = GlobalBatches(len(self.data.train), config.batch_size, config.seed)
         self.model_config = self._model_config()
-
-        from backends.models import MODELS
-
-        torch.manual_seed(config.seed)  # identical initial weights on every rank
-        self.root: nn.Module = MODELS[config.model].build(self.model_config).to(self.device)
-        self.root.train()
-        self.fwd: dict[str, nn.Module] = {}
-        for name, part in self.task.parts(self.root).items():
-            self.fwd[name] = self.strategy.apply(part, self.mesh, self.device)
-        self.part_names = list(self.fwd)
-        self.optimizers = {name: self._optimizer(part) for name, part in self.task.parts(self.root).items()}
-        self.scaler = (
-            torch.amp.GradScaler("cuda")
-            if config.precision == "fp16" and self.device.type == "cuda"
-            else None
-        )
+        self.root = self._build_model()
+        self.ops = self._step_ops()
         self.parameters = [p for p in self.root.parameters()]
         self.writer = MetricsWriter(run, self.rank)
         self.start_step = 0
-        self.stop = _StopFlag()
+        self.stop = StopSignals()
         self._last_loss: float | None = None
         if config.resume:
             self._resume(config.resume)
@@ -178,34 +96,40 @@ class Trainer:
         values = {**self.config.model_config, **self.data.model_fields}
         return MODELS[self.config.model].config_class.from_dict(values)
 
-    def _optimizer(self, module: nn.Module) -> torch.optim.Optimizer:
-        c = self.config
-        # No weight decay on biases and norm scales (1-D); matrices and embeddings decay.
-        groups: dict[tuple, list[nn.Parameter]] = {}
-        for p in module.parameters():
-            if not p.requires_grad:
-                continue
-            # Plain tensors and DTensors on different meshes go in separate groups: the
-            # fused multi-tensor update cannot mix them.
-            layout = (id(p.device_mesh), tuple(p.placements)) if hasattr(p, "device_mesh") else None
-            groups.setdefault((p.dim() >= 2, layout), []).append(p)
-        param_groups = [
-            {"params": params, "weight_decay": c.weight_decay if decay else 0.0}
-            for (decay, _), params in groups.items()
-        ]
-        return torch.optim.AdamW(param_groups, lr=lr_at(0, c), betas=(c.beta1, c.beta2))
+    def _build_model(self) -> nn.Module:
+        """The plain model, with identical initial weights on every rank, in training mode."""
+        from backends.models import MODELS
+
+        torch.manual_seed(self.config.seed)
+        root = MODELS[self.config.model].build(self.model_config).to(self.device)
+        root.train()
+        return root
+
+    def _step_ops(self) -> StepOps:
+        """The objective's parts parallelised by the strategy, their optimizers and scaler."""
+        modules = {
+            name: self.strategy.apply(part, self.mesh, self.device)
+            for name, part in self.objective.parts(self.root).items()
+        }
+        # After the strategy: a sharded part's optimizer holds its DTensor shards.
+        optimizers = {name: build_adamw(part, self.config) for name, part in self.objective.parts(self.root).items()}
+        scaler = (
+            torch.amp.GradScaler("cuda")
+            if self.config.precision == "fp16" and self.device.type == "cuda"
+            else None
+        )
+        return StepOps(
+            modules=modules, optimizers=optimizers, precision=self.config.precision,
+            device_type=self.device.type, max_grad_norm=self.config.grad_clip, grad_scaler=scaler,
+        )
+
+    @property
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        """Every part's optimizer, in the objective's part order (the checkpoint's order)."""
+        return list(self.ops.optimizers.values())
 
     def _seed_rank(self) -> None:
-        seed = self.config.seed + 1 + self.dp_rank
-        torch.manual_seed(seed)
-        random.seed(seed)
-
-    def autocast(self) -> contextlib.AbstractContextManager:
-        p = self.config.precision
-        if p == "fp32":
-            return contextlib.nullcontext()
-        dtype = torch.bfloat16 if p == "bf16" else torch.float16
-        return torch.autocast(self.device.type, dtype=dtype)
+        seed_everything(self.config.seed + 1 + self.dp_rank)
 
     def _meta(self) -> dict[str, Any]:
         return {
@@ -222,34 +146,21 @@ class Trainer:
 
     # -------------------------------------------------------------- state
 
-    def _rng_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
-        if self.device.type == "cuda":
-            state["cuda"] = torch.cuda.get_rng_state(self.device)
-        return state
-
-    def _gather_rng(self) -> list[dict[str, Any]]:
-        mine = self._rng_state()
-        if not dist.is_initialized():
-            return [mine]
-        gathered: list[Any] = [None] * self.info.world_size
-        dist.all_gather_object(gathered, mine)
-        return gathered
-
     def save(self, step: int) -> str:
+        scaler = self.ops.grad_scaler
         train_state = {
             "step": step,
             "samples_seen": step * self.config.batch_size,
             "world_size": self.info.world_size,
             "scheduler": {"kind": "warmup_cosine", "step": step},
-            "rng": self._gather_rng(),
-            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "rng": gather_rng_states(self.device, self.info.world_size),
+            "scaler": scaler.state_dict() if scaler is not None else None,
         }
         path = ckpt.save_checkpoint(
             self.run_dir.checkpoints_dir,
             step,
             root=self.root,
-            optimizers=[self.optimizers[n] for n in self.part_names],
+            optimizers=self.optimizers,
             train_state=train_state,
             meta=self._meta(),
             sharded=self.strategy.sharded,
@@ -267,21 +178,14 @@ class Trainer:
             sharded=self.strategy.sharded,
         )
         state = ckpt.restore_checkpoint(
-            folder,
-            root=self.root,
-            optimizers=[self.optimizers[n] for n in self.part_names],
-            sharded=self.strategy.sharded,
+            folder, root=self.root, optimizers=self.optimizers, sharded=self.strategy.sharded,
         )
         self.start_step = int(state["step"])
-        if self.scaler is not None and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
+        if self.ops.grad_scaler is not None and state.get("scaler"):
+            self.ops.grad_scaler.load_state_dict(state["scaler"])
         rngs = state.get("rng") or []
         if int(state.get("world_size", 0)) == self.info.world_size and len(rngs) > self.rank:
-            mine = rngs[self.rank]
-            torch.set_rng_state(mine["torch"])
-            random.setstate(_as_tuple(mine["python"]))
-            if self.device.type == "cuda" and mine.get("cuda") is not None:
-                torch.cuda.set_rng_state(mine["cuda"], self.device)
+            restore_rng_state(rngs[self.rank], self.device)
         else:
             self._seed_rank()  # another world size: data order is exact, noise is fresh
         if self.rank == 0:
@@ -289,70 +193,26 @@ class Trainer:
 
     # -------------------------------------------------------------- one step
 
-    def _sync_context(self, name: str, last: bool) -> contextlib.AbstractContextManager:
-        module = self.fwd[name]
-        if last:
-            if hasattr(module, "set_requires_gradient_sync"):
-                module.set_requires_gradient_sync(True)
-            return contextlib.nullcontext()
-        if hasattr(module, "no_sync"):  # DDP: accumulate locally, all-reduce on the last micro-step
-            return module.no_sync()
-        if hasattr(module, "set_requires_gradient_sync"):  # FSDP2: the same, by flag
-            module.set_requires_gradient_sync(False)
-        return contextlib.nullcontext()
-
-    def _backward(self, loss: torch.Tensor) -> None:
-        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
-
-    def _finish(self, name: str) -> torch.Tensor:
-        opt = self.optimizers[name]
-        params = [p for group in opt.param_groups for p in group["params"]]
-        if self.scaler is not None:
-            self.scaler.unscale_(opt)
-        norm = clip_grad_norm(params, self.config.grad_clip)
-        if self.scaler is not None:
-            self.scaler.step(opt)
-            self.scaler.update()
-        else:
-            opt.step()
-        return norm
-
-    def _zero(self, name: str) -> None:
-        self.optimizers[name].zero_grad(set_to_none=True)
-
-    def train_step(self, step: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        lr = lr_at(step, self.config)
-        for opt in self.optimizers.values():
-            for group in opt.param_groups:
-                group["lr"] = lr
-        micro = [
+    def _micro_batches(self, step: int) -> list[Batch]:
+        """This rank's share of step ``step``'s global batch, as ``grad_accum`` micro-batches."""
+        return [
             tuple(t.to(self.device, non_blocking=True) for t in self.data.train.batch(idx))
             for idx in self.batches.micro_batches(step, self.dp_rank, self.dp_size, self.config.grad_accum)
         ]
-        if isinstance(self.task, DCGANTask):
-            return self.task.step(
-                self.fwd, micro, self.model_config.nz, self._backward, self._finish,
-                self.autocast, self._zero,
-            )
-        name = self.part_names[0]
-        self._zero(name)
-        sums: dict[str, torch.Tensor] = {}
-        for i, batch in enumerate(micro):
-            with self._sync_context(name, last=i == len(micro) - 1):
-                with self.autocast():
-                    loss, parts = self.task.loss(self.fwd, batch)
-                self._backward(loss / len(micro))
-            for key, value in {"loss": loss, **parts}.items():
-                sums[key] = sums.get(key, 0) + value.detach().float() / len(micro)
-        return sums, {"grad_norm": self._finish(name)}
+
+    def train_step(self, step: int) -> tuple[LossParts, dict[str, torch.Tensor]]:
+        """Optimizer step ``step`` (0-based): mean losses of this rank's share; gradient norms."""
+        set_lr(self.optimizers, lr_at(step, self.config))
+        return self.objective.step(self.ops, self._micro_batches(step))
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
         """Mean validation loss over ``eval_batches`` global batches (the same ones every time)."""
         val = self.data.val
-        if val is None or not self.task.has_eval:
+        if val is None or not self.objective.has_eval:
             return {}
-        for module in self.fwd.values():
+        modules = self.ops.modules
+        for module in modules.values():
             module.eval()
         sums: dict[str, torch.Tensor] = {}
         n = self.config.eval_batches
@@ -361,12 +221,12 @@ class Trainer:
                 idx = torch.arange(b * self.config.batch_size, (b + 1) * self.config.batch_size) % len(val)
                 share = idx.chunk(self.dp_size)[self.dp_rank]
                 batch = tuple(t.to(self.device) for t in val.batch(share))
-                with self.autocast():
-                    loss, parts = self.task.loss(self.fwd, batch)
+                with self.ops.autocast():
+                    loss, parts = self.objective.loss(modules, batch)
                 for key, value in {"loss": loss, **parts}.items():
                     sums[key] = sums.get(key, 0) + value.float() / n
         finally:
-            for module in self.fwd.values():
+            for module in modules.values():
                 module.train()
         keys = sorted(sums)
         packed = torch.stack([sums[k] for k in keys])
@@ -377,64 +237,18 @@ class Trainer:
 
     # -------------------------------------------------------------- the loop
 
-    def _stop_requested(self) -> bool:
-        return self.stop.requested or (self.run_dir.path / STOP_FILE).exists()
-
     def run(self) -> TrainResult:
         c = self.config
         self.stop.install()
         if self.rank == 0:
-            record_event(
-                self.run_dir, "started", step=self.start_step, strategy=c.strategy,
-                world_size=self.info.world_size, device=self.device.type, host=socket.gethostname(),
-                dataset=self.data.dataset, parameters=sum(p.numel() for p in self.root.parameters()),
-            )
-        tokens_per_batch = self.task.tokens(c.batch_size, self.data)
+            self._record_started()
         step = self.start_step
         status, checkpoint = "finished", None
         try:
             while step < c.steps:
-                t0 = time.perf_counter()
-                parts, extra = self.train_step(step)
+                stop = self._step_and_report(step)
                 step += 1
-                keys = sorted(parts)
-                local_stop = 1.0 if self._stop_requested() else 0.0
-                if self.progress is not None:
-                    try:
-                        report(self.progress, step / c.steps)
-                    except Cancelled:
-                        local_stop = 1.0
-                # One collective per step: the mean losses and whether any rank must stop.
-                packed = torch.stack([parts[k] for k in keys] + [torch.tensor(local_stop, device=self.device)])
-                if dist.is_initialized():
-                    dist.all_reduce(packed)
-                    packed[:-1] /= self.info.world_size
-                values = packed.tolist()
-                step_time = time.perf_counter() - t0
-                means = dict(zip(keys, values[:-1], strict=True))
-                self._last_loss = means.get("loss")
-                if step % c.log_every == 0 or step == 1 or step == c.steps:
-                    record = {
-                        **means,
-                        **{k: float(v) for k, v in extra.items()},
-                        "lr": lr_at(step - 1, c),
-                        "step_time": step_time,
-                        "samples_per_s": c.batch_size / step_time,
-                    }
-                    if tokens_per_batch:
-                        record["tokens_per_s"] = tokens_per_batch / step_time
-                    self.writer.write(step, "train", **record)
-                    self.writer.write(
-                        step, "memory",
-                        **memory_record(self.device, self.parameters, list(self.optimizers.values())),
-                    )
-                if c.eval_every and step % c.eval_every == 0:
-                    result = self.evaluate()
-                    if result:
-                        self.writer.write(step, "val", **result)
-                if c.sample_every and step % c.sample_every == 0:
-                    self._sample(step)
-                if values[-1] > 0:
+                if stop:
                     status = "stopped"
                     break
                 if c.checkpoint_every and step % c.checkpoint_every == 0 and step < c.steps:
@@ -449,22 +263,79 @@ class Trainer:
             record_event(self.run_dir, status, step=step, final_loss=self._last_loss, checkpoint=checkpoint)
         return TrainResult(status, step, self._last_loss, checkpoint)
 
+    def _record_started(self) -> None:
+        record_event(
+            self.run_dir, "started", step=self.start_step, strategy=self.config.strategy,
+            world_size=self.info.world_size, device=self.device.type, host=socket.gethostname(),
+            dataset=self.data.dataset, parameters=sum(p.numel() for p in self.root.parameters()),
+        )
+
+    def _step_and_report(self, step: int) -> bool:
+        """Train step ``step`` (0-based), log, evaluate and sample as due; True: every rank stops."""
+        c = self.config
+        t0 = time.perf_counter()
+        parts, norms = self.train_step(step)
+        done = step + 1
+        means, stop = self._mean_across_ranks(parts, self._stop_wanted_here(done))
+        step_time = time.perf_counter() - t0
+        self._last_loss = means.get("loss")
+        if done % c.log_every == 0 or done == 1 or done == c.steps:
+            self._log_train(done, means, norms, step_time)
+        if c.eval_every and done % c.eval_every == 0:
+            result = self.evaluate()
+            if result:
+                self.writer.write(done, "val", **result)
+        if c.sample_every and done % c.sample_every == 0:
+            self._sample(done)
+        return stop
+
+    def _stop_wanted_here(self, done: int) -> bool:
+        """This rank was asked to stop (signal, stop file), or its progress callback cancelled."""
+        wanted = self.stop.stop_requested(self.run_dir.path)
+        if self.progress is not None:
+            try:
+                report(self.progress, done / self.config.steps)
+            except Cancelled:
+                wanted = True
+        return wanted
+
+    def _mean_across_ranks(self, parts: LossParts, stop_here: bool) -> tuple[dict[str, float], bool]:
+        """One collective per step: the mean losses, and whether any rank must stop."""
+        keys = sorted(parts)
+        flag = torch.tensor(1.0 if stop_here else 0.0, device=self.device)
+        packed = torch.stack([parts[k] for k in keys] + [flag])
+        if dist.is_initialized():
+            dist.all_reduce(packed)
+            packed[:-1] /= self.info.world_size
+        values = packed.tolist()
+        return dict(zip(keys, values[:-1], strict=True)), values[-1] > 0
+
+    def _log_train(
+        self, step: int, means: dict[str, float], norms: dict[str, torch.Tensor], step_time: float
+    ) -> None:
+        c = self.config
+        record = {
+            **means,
+            **{k: float(v) for k, v in norms.items()},
+            "lr": lr_at(step - 1, c),
+            "step_time": step_time,
+            "samples_per_s": c.batch_size / step_time,
+        }
+        tokens_per_batch = self.objective.tokens(c.batch_size, self.data)
+        if tokens_per_batch:
+            record["tokens_per_s"] = tokens_per_batch / step_time
+        self.writer.write(step, "train", **record)
+        self.writer.write(step, "memory", **memory_record(self.device, self.parameters, self.optimizers))
+
     def _sample(self, step: int) -> None:
-        path = self.task.sample(
-            self.fwd, self.data, step, self.run_dir.samples_dir, self.rank == 0, self.config.seed
+        path = self.objective.sample(
+            self.ops.modules, self.data, step, self.run_dir.samples_dir, self.rank == 0, self.config.seed
         )
         if path is not None and self.rank == 0:
             record_event(self.run_dir, "sample", step=step, path=str(path))
 
     def close(self) -> None:
         self.writer.close()
-
-
-def _as_tuple(value: Any) -> Any:
-    """Python's RNG state back from the lists a checkpoint may hold."""
-    if isinstance(value, list | tuple):
-        return tuple(_as_tuple(v) for v in value)
-    return value
 
 
 def _record_error(run: RunDir, rank: int, exc: BaseException) -> None:

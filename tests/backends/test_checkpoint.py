@@ -13,7 +13,8 @@ from backends import checkpoint as ckpt
 from backends.progress import Cancelled
 from backends.runs import RunDir, create_run, read_events
 from backends.train.config import TrainConfig
-from backends.train.loop import STOP_FILE, run_training
+from backends.train.loop import run_training
+from backends.train.process import STOP_FILE
 
 
 def tiny(**values) -> TrainConfig:

@@ -39,7 +39,7 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
         for strategy in STRATEGIES:
             torch.manual_seed(0)
             model = GPT(GPTConfig(**GPT_CONFIG))
-            mesh = build_mesh(strategy, parallel_dims(strategy, world), "cpu")
+            mesh = build_mesh(parallel_dims(strategy, world), "cpu")
             run = APPLY[strategy].apply(model, mesh, torch.device("cpu"))
             optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
             # Same tokens on every rank: TP ranks must see the same batch.
