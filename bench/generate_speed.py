@@ -137,7 +137,7 @@ def build_models(which: str, size: str):
     from tests.backends.hf_folders import random_causal_lm
 
     if which == "gpt2":
-        from backends.models.gpt import from_hf_gpt2
+        from backends.models.hf_gpt2 import from_hf_gpt2
 
         shape = SIZES[size]
         hf = random_causal_lm("gpt2", seed=0, **shape, eos_token_id=None, bos_token_id=None)

@@ -42,7 +42,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -396,12 +396,3 @@ class GPT(nn.Module):
                 logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-100
             )
         return logits, loss
-
-
-def __getattr__(name: str) -> Any:
-    """``from_hf_gpt2`` lives in ``backends.models.hf_gpt2``; still importable from here."""
-    if name == "from_hf_gpt2":
-        from backends.models.hf_gpt2 import from_hf_gpt2
-
-        return from_hf_gpt2
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -63,7 +63,7 @@ def load_hf_tokenizer(folder: Path) -> HFTokenizer:
 
 def load_hf_gpt2(folder: Path) -> tuple[Any, HFTokenizer]:
     """(workbench GPT in eval mode, tokenizer) of a Hugging Face GPT-2 folder."""
-    from backends.models.gpt import from_hf_gpt2
+    from backends.models.hf_gpt2 import from_hf_gpt2
 
     try:
         model_type = json.loads((folder / "config.json").read_text()).get("model_type")
