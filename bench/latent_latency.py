@@ -54,13 +54,36 @@ def _timed_shown(app, panel, action) -> float:
 
 
 def bench_model(app, name: str, steps: int) -> dict:
+    """Open ``name`` in a fresh panel and time its slider steps, strokes and fast drags."""
+    from backends.latent.render import render
+
+    panel = _open_panel(app, name)
+    slider_ms = _slider_latency(app, panel, steps)
+    z = panel.current_latent()
+    start = time.perf_counter()
+    for _ in range(50):
+        render(panel.state.model, z)
+    render_ms = (time.perf_counter() - start) / 50 * 1000.0
+    stroke_ms = _stroke_latency(app, panel, max(10, steps // 5))
+    drags = {spacing_ms: _fast_drag(app, panel, spacing_ms) for spacing_ms in (1.0, 0.0)}
+    panel.shutdown()
+    panel.close()
+    return {
+        "name": name,
+        "slider_ms": statistics.median(slider_ms),
+        "slider_p90": sorted(slider_ms)[int(0.9 * len(slider_ms))],
+        "stroke_ms": statistics.median(stroke_ms),
+        "stroke_p90": sorted(stroke_ms)[int(0.9 * len(stroke_ms))],
+        "drags": drags,
+        "render_ms": render_ms,
+    }
+
+
+def _open_panel(app, name: str):
+    """A shown latent panel with ``name`` open and three grid cells as anchors."""
     import tempfile
     from pathlib import Path
 
-    import numpy as np
-
-    from backends.latent import interpolate
-    from backends.latent.render import render
     from panels.latent.panel import LatentPanel
     from workbench.context import AppContext
     from workbench.settings import AppSettings
@@ -73,29 +96,33 @@ def bench_model(app, name: str, steps: int) -> dict:
     loaded = []
     panel.sig_grid_shown.connect(lambda n: loaded.append(n))
     panel.open_model(name)
-    _wait(app, lambda: loaded and panel.shown_image is not None and not panel.render_pending(), 120)
+    _wait(app, lambda: loaded and panel.state.shown_image is not None and not panel.render_pending(), 120)
     if context.errors:
         raise SystemExit(f"{name}: {context.errors[-1]}")
     panel.add_cell_as_anchor(0)
     panel.add_cell_as_anchor(1)
     panel.add_cell_as_anchor(2)
-    panel.tabs.setCurrentIndex(0)
+    panel.show_tab("Path")
+    return panel
+
+
+def _slider_latency(app, panel, steps: int) -> list[float]:
+    """Milliseconds from each of ``steps`` interpolation-slider moves to its image."""
     slider = panel.t_slider
     _timed_shown(app, panel, lambda: slider.setValue(1))  # warm-up
-
     slider_ms = []
     for i in range(steps):
         value = 5 + (i * 997) % 990  # scattered positions, every one new
         slider_ms.append(_timed_shown(app, panel, lambda v=value: slider.setValue(v)))
+    return slider_ms
 
-    z = panel.current_latent()
-    start = time.perf_counter()
-    for _ in range(50):
-        render(panel.model, z)
-    render_ms = (time.perf_counter() - start) / 50 * 1000.0
 
-    size = panel.model.image_size
-    layer = list(panel.model.brush_layers)[-1]
+def _stroke_latency(app, panel, repeats: int) -> list[float]:
+    """Milliseconds from a third stroke pushed (then undone) to its image, ``repeats`` times."""
+    import numpy as np
+
+    size = panel.state.model.image_size
+    layer = list(panel.state.model.brush_layers)[-1]
     panel.brush_layer.setCurrentIndex(panel.brush_layer.findData(layer))
     masks = []
     for k in range(3):
@@ -105,63 +132,60 @@ def bench_model(app, name: str, steps: int) -> dict:
     for m in masks[:2]:
         _timed_shown(app, panel, lambda m=m: panel.add_stroke(m))
     stroke_ms = []
-    for _ in range(max(10, steps // 5)):
+    for _ in range(repeats):
         stroke_ms.append(_timed_shown(app, panel, lambda: panel.add_stroke(masks[2])))
         _timed_shown(app, panel, panel.undo)
+    return stroke_ms
 
-    drags = {}
-    anchors = [a.z for a in panel.anchors]
-    strokes, levels = panel.strokes.strokes, panel._levels()
-    for spacing_ms in (1.0, 0.0):
-        positions = [(i * 7 % 997) + 2 for i in range(300)]
-        # The panel: slider moves; the newest waiting position wins.
-        before = dict(panel.render_stats)
-        for value in positions:
-            slider.setValue(value)
-            app.processEvents()
-            if spacing_ms:
-                time.sleep(spacing_ms / 1000)
-        last_move = time.perf_counter()
-        _wait(app, lambda: not panel.render_pending())
-        panel_tail = (time.perf_counter() - last_move) * 1000.0
-        after = panel.render_stats
-        # The peer: a FIFO worker that renders every request in order.
-        jobs: queue.Queue = queue.Queue()
-        done: list[float] = []
 
-        def worker(jobs: queue.Queue, done: list[float]) -> None:
-            while (z := jobs.get()) is not None:
-                render(panel.model, z, strokes, levels)
-                done.append(time.perf_counter())
-
-        thread = threading.Thread(target=worker, args=(jobs, done))
-        thread.start()
-        for value in positions:
-            jobs.put(interpolate.path_point(anchors, value / 1000))
-            app.processEvents()
-            if spacing_ms:
-                time.sleep(spacing_ms / 1000)
-        last_put = time.perf_counter()
-        jobs.put(None)
-        thread.join()
-        drags[spacing_ms] = {
-            "requested": after["requested"] - before["requested"],
-            "rendered": after["rendered"] - before["rendered"],
-            "panel_tail_ms": panel_tail,
-            "fifo_tail_ms": (done[-1] - last_put) * 1000.0,
-        }
-
-    panel.shutdown()
-    panel.close()
+def _fast_drag(app, panel, spacing_ms: float) -> dict:
+    """300 slider moves ``spacing_ms`` apart through the panel, then through the FIFO peer."""
+    positions = [(i * 7 % 997) + 2 for i in range(300)]
+    # The panel: slider moves; the newest waiting position wins.
+    before = dict(panel.render_stats)
+    for value in positions:
+        panel.t_slider.setValue(value)
+        app.processEvents()
+        if spacing_ms:
+            time.sleep(spacing_ms / 1000)
+    last_move = time.perf_counter()
+    _wait(app, lambda: not panel.render_pending())
+    panel_tail = (time.perf_counter() - last_move) * 1000.0
+    after = panel.render_stats
     return {
-        "name": name,
-        "slider_ms": statistics.median(slider_ms),
-        "slider_p90": sorted(slider_ms)[int(0.9 * len(slider_ms))],
-        "stroke_ms": statistics.median(stroke_ms),
-        "stroke_p90": sorted(stroke_ms)[int(0.9 * len(stroke_ms))],
-        "drags": drags,
-        "render_ms": render_ms,
+        "requested": after["requested"] - before["requested"],
+        "rendered": after["rendered"] - before["rendered"],
+        "panel_tail_ms": panel_tail,
+        "fifo_tail_ms": _fifo_tail_ms(app, panel, positions, spacing_ms),
     }
+
+
+def _fifo_tail_ms(app, panel, positions: list[int], spacing_ms: float) -> float:
+    """The peer: a FIFO worker that renders every request in order; last request -> last image."""
+    from backends.latent import interpolate
+    from backends.latent.render import render
+
+    anchors = [a.z for a in panel.anchors]
+    model, strokes, levels = panel.state.model, panel.strokes.strokes, panel.state.levels()
+    jobs: queue.Queue = queue.Queue()
+    done: list[float] = []
+
+    def worker(jobs: queue.Queue, done: list[float]) -> None:
+        while (z := jobs.get()) is not None:
+            render(model, z, strokes, levels)
+            done.append(time.perf_counter())
+
+    thread = threading.Thread(target=worker, args=(jobs, done))
+    thread.start()
+    for value in positions:
+        jobs.put(interpolate.path_point(anchors, value / 1000))
+        app.processEvents()
+        if spacing_ms:
+            time.sleep(spacing_ms / 1000)
+    last_put = time.perf_counter()
+    jobs.put(None)
+    thread.join()
+    return (done[-1] - last_put) * 1000.0
 
 
 def main(argv: list[str] | None = None) -> int:

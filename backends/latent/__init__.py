@@ -6,7 +6,10 @@ One module per purpose:
 * :mod:`~backends.latent.directions`: principal (GANSpace) and class directions;
 * :mod:`~backends.latent.strokes`: strokes and their undo history (plain data, no torch);
 * :mod:`~backends.latent.brushes`: mask pooling, compositing, forward hooks;
-* :mod:`~backends.latent.concepts`: the classifier that names units, per-unit draw levels;
+* :mod:`~backends.latent.concepts`: unit statistics for the brushes (entry and vocabulary),
+  with its parts :mod:`~backends.latent.concept_classifier`,
+  :mod:`~backends.latent.unit_statistics`, :mod:`~backends.latent.unit_effects` and
+  :mod:`~backends.latent.concept_check`;
 * :mod:`~backends.latent.model`: opening a DCGAN / VAE checkpoint as a :class:`LatentModel`;
 * :mod:`~backends.latent.render`: one render request → uint8 images (what workers run);
 * :mod:`~backends.latent.export`: PNG, GIF, MP4, latents ``.npz``, image files in.

@@ -190,3 +190,67 @@ def class_direction_for(
         ) from exc
     report(progress, 1.0)
     return found
+
+
+@dataclass
+class OpenedModel:
+    """A model opened for the studio with what its brushes need; ``note`` says what is missing."""
+
+    model: LatentModel
+    classifier: concepts.ConceptClassifier | None
+    stats: concepts.UnitStatistics
+    note: str = ""
+
+
+def open_with_concepts(path: str | Path) -> OpenedModel:
+    """Open a checkpoint, run folder or demo name with its concept classifier and unit statistics.
+
+    Concepts are optional: when the classifier cannot be had, the model opens
+    without it and ``note`` says why.
+    """
+    from backends.latent.model import open_latent_model
+
+    model = open_latent_model(path)
+    classifier = None
+    try:
+        classifier = concept_classifier_for(model)
+    except Exception as exc:  # noqa: BLE001 - concepts are optional; the studio still works
+        note = f"concepts unavailable ({exc})"
+    else:
+        note = ""
+    # Large decoders (a Stable Diffusion VAE) take fewer samples: seconds per image on a CPU.
+    samples = getattr(model, "statistics_samples", 512)
+    stats = unit_statistics_for(model, classifier, samples=samples)
+    return OpenedModel(model, classifier, stats, note)
+
+
+def open_for_compare(path: str | Path) -> OpenedModel:
+    """Open a second checkpoint to render beside the first: draw levels only, no concepts."""
+    from backends.latent.model import open_latent_model
+
+    model = open_latent_model(path)
+    return OpenedModel(model, None, unit_statistics_for(model, None, samples=256))
+
+
+@dataclass
+class FoundClassDirection:
+    """A class direction and the dataset it was found on (loaded for a VAE), to keep."""
+
+    direction: directions.Direction
+    data: LabelledImages | None
+
+
+def class_direction_with_data(
+    model: LatentModel,
+    source: int,
+    target: int,
+    method: str,
+    classifier: concepts.ConceptClassifier | None,
+    data: LabelledImages | None,
+    progress: ProgressCallback | None = None,
+) -> FoundClassDirection:
+    """:func:`class_direction_for`, loading a VAE's dataset first when none is given."""
+    if model.can_encode and data is None:
+        data = dataset_for(model, limit=2000)
+    found = class_direction_for(model, source, target, method, classifier, data, progress=progress)
+    return FoundClassDirection(found, data)

@@ -151,7 +151,8 @@ def save_latents(
     seeds = list(seeds) if seeds is not None else [None] * len(z)
     if len(seeds) != len(z):
         raise ExportError(f"{len(z)} latents but {len(seeds)} seeds")
-    arrays = {
+    # Any: numpy's stubs type ``**arrays`` together with savez's ``allow_pickle: bool``.
+    arrays: dict[str, Any] = {
         "latents": z,
         "seeds": np.array([-1 if s is None else int(s) for s in seeds], dtype=np.int64),
     }

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -36,6 +36,24 @@ from backends.latent.catalog import (  # noqa: F401  (re-exported: how checkpoin
     demo_names,
     resolve_checkpoint,
 )
+
+if TYPE_CHECKING:
+    from backends.models.dcgan import DCGAN
+    from backends.models.vae import VAE
+
+
+class AutoencoderNet(Protocol):
+    """What a VAE-kind ``net`` offers: decode latents, encode images to (mean, log-variance)."""
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor: ...
+
+    def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+class LayerNamedNet(Protocol):
+    """A ``net`` that names its own brush layers (the DCGAN generator, an ``AutoencoderKL``)."""
+
+    def layer_names(self) -> list[str]: ...
 
 
 @dataclass
@@ -134,7 +152,7 @@ class LatentModel:
     def _decode_raw(self, z: torch.Tensor) -> torch.Tensor:
         if self.kind == "dcgan":
             return (self.net(z) + 1.0) / 2.0  # the generator's tanh range [-1, 1] -> [0, 1]
-        return self.net.decode(z)
+        return cast(AutoencoderNet, self.net).decode(z)
 
     @torch.no_grad()
     def decode(
@@ -163,7 +181,7 @@ class LatentModel:
                 f"images must be (n, {', '.join(map(str, expected))}), got {tuple(images.shape)}"
             )
         with self._lock:
-            mu, _ = self.net.encode(images.float())
+            mu, _ = cast(AutoencoderNet, self.net).encode(images.float())
         return mu
 
     @torch.no_grad()
@@ -182,7 +200,7 @@ class LatentModel:
     def _candidate_layers(self) -> tuple[list[str], dict[str, tuple[int, int, int]]]:
         """Hookable inner layers, input side first, plus the shapes of flat ones."""
         if self.kind == "dcgan":
-            return list(self.net.layer_names()), {}
+            return list(cast(LayerNamedNet, self.net).layer_names()), {}
         names_fn = getattr(self.net, "layer_names", None)
         if callable(names_fn):
             return list(names_fn()), {}
@@ -210,10 +228,16 @@ class LatentModel:
         with torch.no_grad(), brushes.capture_layers(self.net, names, flat) as captured:
             self._decode_raw(z)
         return {
-            name: tuple(int(s) for s in captured[name].shape[1:])
+            name: _feature_shape(captured[name])
             for name in names
             if name in captured and captured[name].dim() == 4
         }
+
+
+def _feature_shape(feature_map: torch.Tensor) -> tuple[int, int, int]:
+    """The (C, h, w) of a batch of feature maps (n, C, h, w)."""
+    _, channels, height, width = feature_map.shape
+    return int(channels), int(height), int(width)
 
 
 # ---------------------------------------------------------------- opening
@@ -287,12 +311,12 @@ def open_latent_model(path: str | Path) -> LatentModel:
         model = _load_weights(folder, kind, meta)
     step = meta.get("step")
     if kind == "dcgan":
-        generator = model.generator
-        cfg = generator.config
-        return LatentModel("dcgan", generator, cfg.nz, cfg.image_size, cfg.nc, str(folder),
+        generator = cast("DCGAN", model).generator
+        gan = generator.config
+        return LatentModel("dcgan", generator, gan.nz, gan.image_size, gan.nc, str(folder),
                            step if isinstance(step, int) else None, dict(meta))
-    cfg = model.config
-    return LatentModel("vae", model, cfg.latent_dim, cfg.image_size, cfg.nc, str(folder),
+    vae = cast("VAE", model).config
+    return LatentModel("vae", model, vae.latent_dim, vae.image_size, vae.nc, str(folder),
                        step if isinstance(step, int) else None, dict(meta))
 
 

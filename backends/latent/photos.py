@@ -20,6 +20,7 @@ import torch
 
 from backends.latent import directions
 from backends.latent.export import ExportError, load_image
+from backends.latent.model import LatentModel
 from backends.progress import ProgressCallback, report
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -73,7 +74,7 @@ def image_files(folder: str | Path) -> list[Path]:
 
 @torch.no_grad()
 def encode_folder(
-    model, folder: str | Path, limit: int = 200, progress: ProgressCallback | None = None
+    model: LatentModel, folder: str | Path, limit: int = 200, progress: ProgressCallback | None = None
 ) -> torch.Tensor:
     """Latents (n, d) of up to ``limit`` images of ``folder``, encoded one by one."""
     files = image_files(folder)[:limit]
@@ -85,7 +86,7 @@ def encode_folder(
 
 
 def folder_direction(
-    model, source: str | Path, target: str | Path, progress: ProgressCallback | None = None
+    model: LatentModel, source: str | Path, target: str | Path, progress: ProgressCallback | None = None
 ) -> directions.Direction:
     """From the mean latent of ``source`` images towards that of ``target`` images, unit length.
 

@@ -33,6 +33,20 @@ class RenderResult:
     tag: str = ""
 
 
+@dataclass
+class CompareRender:
+    """The same latents and edits through two models; ``skipped`` names the strokes the
+    compare model could not take (layer missing, or too few units)."""
+
+    main: RenderResult
+    compare: RenderResult
+    skipped: list[str]
+
+    @property
+    def request_id(self) -> int:
+        return self.main.request_id
+
+
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """Images (n, C, H, W) in [0, 1] as uint8 (n, H, W, C)."""
     array = (images.clamp(0, 1) * 255.0 + 0.5).to(torch.uint8)
@@ -89,11 +103,12 @@ def render_compare(
     levels: Mapping[str, torch.Tensor] | None = None,
     other_levels: Mapping[str, torch.Tensor] | None = None,
     request_id: int = 0,
-) -> tuple[RenderResult, RenderResult, list[str]]:
+) -> CompareRender:
     """The same latents and edits through two models; strokes the other model cannot take are
-    skipped and named in the third item (layer missing, or too few units)."""
+    skipped and named in the result (layer missing, or too few units)."""
     first = render(model, latents, strokes, levels, request_id, "main")
-    usable, skipped = [], []
+    usable: list[brushes.Stroke] = []
+    skipped: list[str] = []
     for stroke in strokes:
         shape = other.brush_layers.get(stroke.layer)
         if shape is None or max(stroke.units) >= shape[0]:
@@ -101,4 +116,4 @@ def render_compare(
         else:
             usable.append(stroke)
     second = render(other, latents, usable, other_levels, request_id, "compare")
-    return first, second, skipped
+    return CompareRender(first, second, skipped)

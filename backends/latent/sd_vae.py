@@ -33,7 +33,7 @@ import contextlib
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -92,6 +92,9 @@ def refuse_language_model(path: str | Path) -> None:
 class AutoencoderKLNet(torch.nn.Module):
     """An ``AutoencoderKL`` with the studio's conventions: flat scaled latents, [0, 1] images."""
 
+    # A diffusers AutoencoderKL: an optional dependency without type information.
+    vae: Any
+
     def __init__(self, vae: torch.nn.Module, latent_shape: tuple[int, int, int]) -> None:
         super().__init__()
         self.vae = vae
@@ -116,7 +119,7 @@ class AutoencoderKLNet(torch.nn.Module):
     def layer_names(self) -> list[str]:
         """Decoder blocks after the mid-block attention, input side first (see module doc)."""
         decoder = self.vae.decoder
-        names = []
+        names: list[str] = []
         if len(decoder.mid_block.resnets) > 1:
             names.append(f"vae.decoder.mid_block.resnets.{len(decoder.mid_block.resnets) - 1}")
         for i, block in enumerate(decoder.up_blocks):
@@ -204,7 +207,7 @@ class SDLatentModel(LatentModel):
             return super().decode(z, edits)
         z = self.check_latents(z)
         with self._lock:
-            with record_norm_statistics(self.net.group_norms()) as stats:
+            with record_norm_statistics(cast(AutoencoderKLNet, self.net).group_norms()) as stats:
                 self._decode_raw(z)
             with (
                 frozen_norm_statistics(stats),
@@ -226,47 +229,9 @@ def _diffusers() -> Any:
 
 def open_sd_vae(path: str | Path, *, dtype: str | None = None) -> SDLatentModel:
     """Open an ``AutoencoderKL`` folder (or a pipeline folder with ``vae/``) on the CPU."""
-    folder = Path(path).expanduser()
-    config = read_diffusers_config(folder)
-    if config is None and read_diffusers_config(folder / "vae") is not None:
-        folder = folder / "vae"
-        config = read_diffusers_config(folder)
-    if config is None:
-        raise LatentModelError(
-            f"{folder} has no diffusers config.json; an AutoencoderKL folder holds config.json "
-            "and diffusion_pytorch_model.safetensors"
-        )
-    kind = config.get("_class_name")
-    if kind != CLASS_NAME:
-        raise LatentModelError(
-            f"{folder} holds a diffusers {kind!r}, not an {CLASS_NAME}; the latent studio opens "
-            "AutoencoderKL (Stable Diffusion VAE) folders, DCGAN and VAE checkpoints"
-        )
-    if not any(folder.glob("*.safetensors")):
-        pickled = any(folder.glob("*.bin"))
-        raise LatentModelError(
-            f"{folder} has "
-            + (
-                "only pickled weights (*.bin); convert them to safetensors"
-                if pickled
-                else "no weights"
-            )
-            + " (diffusion_pytorch_model.safetensors)"
-        )
-    diffusers = _diffusers()
-    torch_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype or "", torch.float32)
-    try:
-        vae = diffusers.AutoencoderKL.from_pretrained(
-            str(folder),
-            local_files_only=True,
-            use_safetensors=True,
-            torch_dtype=torch_dtype,
-            low_cpu_mem_usage=False,  # the default asks for the optional accelerate package
-        )
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise LatentModelError(f"{folder}: cannot load the AutoencoderKL ({first})") from exc
-    vae.eval()
+    folder, config = _autoencoder_config(Path(path).expanduser())
+    _check_weights(folder)
+    vae = _load_autoencoder(folder, dtype)
     size = int(config.get("sample_size") or 256)
     if isinstance(config.get("sample_size"), list):
         size = int(config["sample_size"][0])
@@ -286,3 +251,57 @@ def open_sd_vae(path: str | Path, *, dtype: str | None = None) -> SDLatentModel:
         None,
         meta,
     )
+
+
+def _autoencoder_config(folder: Path) -> tuple[Path, dict[str, Any]]:
+    """The folder that holds the AutoencoderKL (``folder`` or its ``vae/``) and its config."""
+    config = read_diffusers_config(folder)
+    if config is None and read_diffusers_config(folder / "vae") is not None:
+        folder = folder / "vae"
+        config = read_diffusers_config(folder)
+    if config is None:
+        raise LatentModelError(
+            f"{folder} has no diffusers config.json; an AutoencoderKL folder holds config.json "
+            "and diffusion_pytorch_model.safetensors"
+        )
+    kind = config.get("_class_name")
+    if kind != CLASS_NAME:
+        raise LatentModelError(
+            f"{folder} holds a diffusers {kind!r}, not an {CLASS_NAME}; the latent studio opens "
+            "AutoencoderKL (Stable Diffusion VAE) folders, DCGAN and VAE checkpoints"
+        )
+    return folder, config
+
+
+def _check_weights(folder: Path) -> None:
+    """Refuse a folder without safetensors weights (pickled ``*.bin`` alone is not opened)."""
+    if not any(folder.glob("*.safetensors")):
+        pickled = any(folder.glob("*.bin"))
+        raise LatentModelError(
+            f"{folder} has "
+            + (
+                "only pickled weights (*.bin); convert them to safetensors"
+                if pickled
+                else "no weights"
+            )
+            + " (diffusion_pytorch_model.safetensors)"
+        )
+
+
+def _load_autoencoder(folder: Path, dtype: str | None) -> torch.nn.Module:
+    """The diffusers AutoencoderKL from ``folder``'s safetensors, in eval mode."""
+    diffusers = _diffusers()
+    torch_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype or "", torch.float32)
+    try:
+        vae = diffusers.AutoencoderKL.from_pretrained(
+            str(folder),
+            local_files_only=True,
+            use_safetensors=True,
+            torch_dtype=torch_dtype,
+            low_cpu_mem_usage=False,  # the default asks for the optional accelerate package
+        )
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LatentModelError(f"{folder}: cannot load the AutoencoderKL ({first})") from exc
+    vae.eval()
+    return cast(torch.nn.Module, vae)

@@ -7,7 +7,7 @@ grid, and the stroke selected in the history).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
@@ -27,10 +27,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backends.latent.strokes import BrushError, StrokeStack
+from backends.latent.strokes import BrushError, Stroke, StrokeStack
 from panels.latent.canvas import ImageCanvas
 from panels.latent.images import mask_icon
 from workbench.widgets.form import add_button, float_spin_box, value_combo
+
+if TYPE_CHECKING:
+    from backends.latent.concepts import UnitStatistics
+    from backends.latent.model import LatentModel
 
 # Overlays tint lightly and outline strongly, so the edit under them stays visible.
 _OVERLAY = QColor(255, 120, 0, 60)
@@ -60,8 +64,8 @@ class BrushControls(QWidget):
     def __init__(self, canvas: ImageCanvas, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.canvas = canvas
-        self.model: Any = None  # backends.latent.model.LatentModel
-        self.stats: Any = None  # concepts.UnitStatistics: the concepts offered and their units
+        self.model: LatentModel | None = None
+        self.stats: UnitStatistics | None = None  # the concepts offered and their units
         self.masks: dict[str, np.ndarray] | None = None  # pooled masks of the image on screen
         self.strokes = StrokeStack()
         layout = QVBoxLayout(self)
@@ -118,7 +122,7 @@ class BrushControls(QWidget):
         self.reset_button = add_button(row, "Reset", self.reset)
         layout.addLayout(row)
 
-    def set_model(self, model: Any, stats: Any) -> None:
+    def set_model(self, model: LatentModel, stats: UnitStatistics | None) -> None:
         """A new model: an empty history, its layers (the finest, last, selected) and its concepts."""
         self.model, self.stats = model, stats
         self.strokes = StrokeStack()
@@ -175,10 +179,8 @@ class BrushControls(QWidget):
             raise BrushError("type the unit numbers to paint with, or pick a concept")
         return units
 
-    def make_stroke(self, mask: np.ndarray):
+    def make_stroke(self, mask: np.ndarray) -> Stroke:
         """A stroke over ``mask`` (H, W) with the current settings; BrushError when the units are bad."""
-        from backends.latent.brushes import Stroke
-
         layer = self.brush_layer.currentData()
         mode = "draw" if self.draw_radio.isChecked() else "remove"
         units = self.brush_units()
@@ -187,7 +189,7 @@ class BrushControls(QWidget):
         label = f"{mode} {concept} ×{len(units)} @ {layer}"
         return Stroke(layer, units, mode, mask, label, self.pool_combo.currentData())
 
-    def push(self, stroke: Any) -> None:
+    def push(self, stroke: Stroke) -> None:
         self.strokes.push(stroke)
         self._strokes_changed()
 

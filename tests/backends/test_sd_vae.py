@@ -207,7 +207,8 @@ def test_two_vaes_side_by_side_on_the_same_latent(model, tmp_path):
     mask = np.zeros((64, 64), bool)
     mask[:16, :16] = True
     stroke = brushes.Stroke("vae.decoder.up_blocks.0.resnets.0", (0, 1), "remove", mask)
-    first, second, skipped = render_compare(model, other, z, [stroke])
+    pair = render_compare(model, other, z, [stroke])
+    first, second, skipped = pair.main, pair.compare, pair.skipped
     assert skipped == [] and first.images.shape == second.images.shape == (1, 64, 64, 3)
     assert not np.array_equal(first.images, second.images)
 

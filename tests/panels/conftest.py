@@ -1,4 +1,4 @@
-"""Fixtures the panel tests share."""
+"""Fixtures the panel tests share: the Monitor over a runs folder, the latent studio."""
 
 from __future__ import annotations
 
@@ -35,4 +35,20 @@ def make_monitor(qtbot, runs_context):
         panel.shutdown()
 
 
-# ---------------------------------------------------------------- end of the Monitor fixtures
+# ---------------------------------------------------------------- latent studio
+
+
+@pytest.fixture
+def latent_panel(qtbot, tmp_path, monkeypatch):
+    """A shown latent studio over a temporary runs folder, with no demo opened on first show."""
+    from panels.latent.panel import LatentPanel
+    from workbench.context import AppContext
+    from workbench.settings import AppSettings
+
+    monkeypatch.setattr(LatentPanel, "autoload_demo", False)
+    widget = LatentPanel(AppContext(tmp_path / "runs", AppSettings()))
+    qtbot.addWidget(widget)
+    widget.resize(1200, 700)
+    widget.show()
+    yield widget
+    widget.shutdown()

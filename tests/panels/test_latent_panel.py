@@ -63,17 +63,6 @@ def checkpoints(tmp_path_factory):
     }
 
 
-@pytest.fixture
-def panel(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(LatentPanel, "autoload_demo", False)
-    context = AppContext(tmp_path / "runs", AppSettings())
-    widget = LatentPanel(context)
-    qtbot.addWidget(widget)
-    widget.resize(1200, 700)
-    widget.show()
-    yield widget
-    widget.shutdown()
-
 
 def _open(qtbot, panel, path):
     with qtbot.waitSignal(panel.sig_grid_shown, timeout=30000):
@@ -88,34 +77,34 @@ def _wait_image(qtbot, panel, action):
     return panel.shown_image.copy()
 
 
-def test_grid_shows_seeds_and_reroll_moves_on(qtbot, panel, checkpoints):
-    _open(qtbot, panel, checkpoints["gan"])
-    assert panel.grid.images.shape == (16, SIZE, SIZE, 1)
-    assert panel.grid.labels[:3] == ["0", "1", "2"]
-    first = panel.grid.images.copy()
-    with qtbot.waitSignal(panel.sig_grid_shown, timeout=10000):
-        panel.reroll()
-    assert panel.grid_seeds[0] == 16 and panel.grid.labels[0] == "16"
-    assert not np.array_equal(first, panel.grid.images)
+def test_grid_shows_seeds_and_reroll_moves_on(qtbot, latent_panel, checkpoints):
+    _open(qtbot, latent_panel, checkpoints["gan"])
+    assert latent_panel.grid.images.shape == (16, SIZE, SIZE, 1)
+    assert latent_panel.grid.labels[:3] == ["0", "1", "2"]
+    first = latent_panel.grid.images.copy()
+    with qtbot.waitSignal(latent_panel.sig_grid_shown, timeout=10000):
+        latent_panel.reroll()
+    assert latent_panel.grid_seeds[0] == 16 and latent_panel.grid.labels[0] == "16"
+    assert not np.array_equal(first, latent_panel.grid.images)
     # Clicking a cell shows that cell's image in the main view.
-    with qtbot.waitSignal(panel.sig_image_shown, timeout=10000):
-        qtbot.mouseClick(panel.grid, Qt.MouseButton.LeftButton, pos=panel.grid.cell_rect(5).center().toPoint())
-    qtbot.waitUntil(lambda: np.array_equal(panel.shown_image, panel.grid.images[5]), timeout=10000)
+    with qtbot.waitSignal(latent_panel.sig_image_shown, timeout=10000):
+        qtbot.mouseClick(latent_panel.grid, Qt.MouseButton.LeftButton, pos=latent_panel.grid.cell_rect(5).center().toPoint())
+    qtbot.waitUntil(lambda: np.array_equal(latent_panel.shown_image, latent_panel.grid.images[5]), timeout=10000)
 
 
-def test_dragging_the_interpolation_slider_changes_the_image(qtbot, panel, checkpoints):
-    _open(qtbot, panel, checkpoints["gan"])
+def test_dragging_the_interpolation_slider_changes_the_image(qtbot, latent_panel, checkpoints):
+    _open(qtbot, latent_panel, checkpoints["gan"])
     for cell in (0, 7):
-        qtbot.mouseClick(panel.grid, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
-                         pos=panel.grid.cell_rect(cell).center().toPoint())
-    assert [a.seed for a in panel.anchors] == [0, 7]
-    assert panel.grid.anchors == {0: 1, 7: 2}
-    panel.tabs.setCurrentIndex(0)
-    slider = panel.t_slider
+        qtbot.mouseClick(latent_panel.grid, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
+                         pos=latent_panel.grid.cell_rect(cell).center().toPoint())
+    assert [a.seed for a in latent_panel.anchors] == [0, 7]
+    assert latent_panel.grid.anchors == {0: 1, 7: 2}
+    latent_panel.show_tab("Path")
+    slider = latent_panel.t_slider
     qtbot.waitUntil(slider.isVisible)
-    _wait_image(qtbot, panel, lambda: slider.setValue(10))
-    start = _wait_image(qtbot, panel, lambda: slider.setValue(0))
-    assert np.array_equal(start, panel.grid.images[0])  # t = 0 is the first anchor exactly
+    _wait_image(qtbot, latent_panel, lambda: slider.setValue(10))
+    start = _wait_image(qtbot, latent_panel, lambda: slider.setValue(0))
+    assert np.array_equal(start, latent_panel.grid.images[0])  # t = 0 is the first anchor exactly
     option = QStyleOptionSlider()
     slider.initStyleOption(option)
     handle = slider.style().subControlRect(QStyle.ComplexControl.CC_Slider, option,
@@ -126,23 +115,23 @@ def test_dragging_the_interpolation_slider_changes_the_image(qtbot, panel, check
         qtbot.mouseMove(slider, QPoint(x, y))
     qtbot.mouseRelease(slider, Qt.MouseButton.LeftButton, pos=QPoint(slider.width() // 2, y))
     assert 300 < slider.value() < 700
-    qtbot.waitUntil(lambda: not panel.render_pending(), timeout=10000)
-    assert panel.source == "path"
-    assert not np.array_equal(panel.shown_image, start)
-    stats = panel.render_stats
+    qtbot.waitUntil(lambda: not latent_panel.render_pending(), timeout=10000)
+    assert latent_panel.source == "path"
+    assert not np.array_equal(latent_panel.shown_image, start)
+    stats = latent_panel.render_stats
     # Many move events, far fewer renders: nothing queues up behind a fast drag.
     assert stats["rendered"] <= stats["submitted"] <= stats["requested"]
 
 
-def test_brush_stroke_changes_image_and_undo_restores_it_exactly(qtbot, panel, checkpoints):
-    _open(qtbot, panel, checkpoints["gan"])
-    before = panel.shown_image.copy()
-    panel.tabs.setCurrentIndex(2)
-    assert panel.brush_check.isChecked() and panel.edit_view.paint_enabled
-    panel.brush_layer.setCurrentIndex(panel.brush_layer.findData("layer1"))
-    panel.concept_combo.setCurrentIndex(panel.concept_combo.findData(None))  # units by hand
-    panel.units_edit.setText("0, 1, 2, 3, 4, 5, 6, 7, 8, 9")
-    view = panel.edit_view
+def test_brush_stroke_changes_image_and_undo_restores_it_exactly(qtbot, latent_panel, checkpoints):
+    _open(qtbot, latent_panel, checkpoints["gan"])
+    before = latent_panel.shown_image.copy()
+    latent_panel.show_tab("Brush")
+    assert latent_panel.brush_check.isChecked() and latent_panel.edit_view.paint_enabled
+    latent_panel.brush_layer.setCurrentIndex(latent_panel.brush_layer.findData("layer1"))
+    latent_panel.concept_combo.setCurrentIndex(latent_panel.concept_combo.findData(None))  # units by hand
+    latent_panel.units_edit.setText("0, 1, 2, 3, 4, 5, 6, 7, 8, 9")
+    view = latent_panel.edit_view
     rect = view.image_rect()
 
     def drag():
@@ -152,117 +141,117 @@ def test_brush_stroke_changes_image_and_undo_restores_it_exactly(qtbot, panel, c
             qtbot.mouseMove(view, QPoint(a.x() + step * int(rect.width() * 0.04), a.y()))
         qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPoint(a.x() + 7 * int(rect.width() * 0.04), a.y()))
 
-    painted = _wait_image(qtbot, panel, drag)
-    assert len(panel.strokes) == 1 and panel.history.count() == 1
-    assert "units 0, 1, 2, 3" in panel.history.item(0).text()
+    painted = _wait_image(qtbot, latent_panel, drag)
+    assert len(latent_panel.strokes) == 1 and latent_panel.history.count() == 1
+    assert "units 0, 1, 2, 3" in latent_panel.history.item(0).text()
     assert not np.array_equal(painted, before)
-    overlay = panel.pooled_overlay()
+    overlay = latent_panel.pooled_overlay()
     # The overlay is the mask pooled to layer1's 2x2-pixel... grid: whole blocks, inside the top rows.
-    cell = SIZE // panel.model.brush_layers["layer1"][1]
+    cell = SIZE // latent_panel.model.brush_layers["layer1"][1]
     assert overlay.any() and not overlay[SIZE // 2 :].any()
     blocks = overlay.reshape(SIZE // cell, cell, SIZE // cell, cell)
     assert np.all(blocks.min(axis=(1, 3)) == blocks.max(axis=(1, 3)))
     # A second stroke, then undo: back to exactly the one-stroke image.
     mask = np.zeros((SIZE, SIZE), bool)
     mask[10:, :] = True
-    panel.draw_radio.setChecked(False)
-    panel.remove_radio.setChecked(True)
-    two = _wait_image(qtbot, panel, lambda: panel.add_stroke(mask))
-    assert not np.array_equal(two, painted) and panel.history.count() == 2
-    assert np.array_equal(_wait_image(qtbot, panel, panel.undo), painted)
-    assert np.array_equal(_wait_image(qtbot, panel, panel.redo), two)
+    latent_panel.draw_radio.setChecked(False)
+    latent_panel.remove_radio.setChecked(True)
+    two = _wait_image(qtbot, latent_panel, lambda: latent_panel.add_stroke(mask))
+    assert not np.array_equal(two, painted) and latent_panel.history.count() == 2
+    assert np.array_equal(_wait_image(qtbot, latent_panel, latent_panel.undo), painted)
+    assert np.array_equal(_wait_image(qtbot, latent_panel, latent_panel.redo), two)
     # Deleting the first stroke leaves only the second: the same as painting it alone.
-    only_second = _wait_image(qtbot, panel, lambda: panel.delete_stroke(0))
-    assert [s.mode for s in panel.strokes.strokes] == ["remove"]
+    only_second = _wait_image(qtbot, latent_panel, lambda: latent_panel.delete_stroke(0))
+    assert [s.mode for s in latent_panel.strokes.strokes] == ["remove"]
     assert not np.array_equal(only_second, two)
-    assert np.array_equal(_wait_image(qtbot, panel, panel.reset_strokes), before)
-    assert panel.history.count() == 0
+    assert np.array_equal(_wait_image(qtbot, latent_panel, latent_panel.reset_strokes), before)
+    assert latent_panel.history.count() == 0
 
 
-def test_concept_units_and_principal_direction_sliders(qtbot, panel, checkpoints):
-    _open(qtbot, panel, checkpoints["gan"])
-    panel.brush_layer.setCurrentIndex(panel.brush_layer.findData("layer2"))
+def test_concept_units_and_principal_direction_sliders(qtbot, latent_panel, checkpoints):
+    _open(qtbot, latent_panel, checkpoints["gan"])
+    latent_panel.brush_layer.setCurrentIndex(latent_panel.brush_layer.findData("layer2"))
     # Only concepts checked to draw and remove are offered; the others are named with the reason.
-    offered = panel.stats.offered("layer2")
-    assert [panel.concept_combo.itemText(i) for i in range(panel.concept_combo.count())] == [
+    offered = latent_panel.stats.offered("layer2")
+    assert [latent_panel.concept_combo.itemText(i) for i in range(latent_panel.concept_combo.count())] == [
         *offered, "units by hand"]
     for name in {"top", "bottom"} - set(offered):
-        assert f"{name}: " in panel.concept_combo.toolTip()
-    panel.concept_combo.setCurrentIndex(panel.concept_combo.count() - 1)
-    panel.units_edit.setText("0, 1, 2, 3")
-    assert panel.brush_units() == (0, 1, 2, 3)
-    before = panel.shown_image.copy()
-    with qtbot.waitSignal(panel.sig_analysis_done, timeout=20000):
-        panel.compute_principal_directions()
-    assert len(panel.direction_sliders) == panel.pca_count.value()
-    moved = _wait_image(qtbot, panel, lambda: panel.direction_sliders[0].setValue(30))
+        assert f"{name}: " in latent_panel.concept_combo.toolTip()
+    latent_panel.concept_combo.setCurrentIndex(latent_panel.concept_combo.count() - 1)
+    latent_panel.units_edit.setText("0, 1, 2, 3")
+    assert latent_panel.brush_units() == (0, 1, 2, 3)
+    before = latent_panel.shown_image.copy()
+    with qtbot.waitSignal(latent_panel.sig_analysis_done, timeout=20000):
+        latent_panel.compute_principal_directions()
+    assert len(latent_panel.direction_sliders) == latent_panel.pca_count.value()
+    moved = _wait_image(qtbot, latent_panel, lambda: latent_panel.direction_sliders[0].setValue(30))
     assert not np.array_equal(moved, before)
-    assert np.array_equal(_wait_image(qtbot, panel, panel.reset_directions), before)
+    assert np.array_equal(_wait_image(qtbot, latent_panel, latent_panel.reset_directions), before)
 
 
-def test_compare_renders_the_same_latent_through_a_second_checkpoint(qtbot, panel, checkpoints):
-    _open(qtbot, panel, checkpoints["gan"])
-    with qtbot.waitSignal(panel.sig_analysis_done, timeout=20000):
-        panel.open_compare(str(checkpoints["gan2"]))
-    qtbot.waitUntil(lambda: panel.last_compare is not None, timeout=10000)
-    assert panel.compare_view.isVisible()
-    assert torch.equal(panel.last_compare.latents, panel.last_result.latents)
-    assert not np.array_equal(panel.compare_view.image, panel.edit_view.image)
+def test_compare_renders_the_same_latent_through_a_second_checkpoint(qtbot, latent_panel, checkpoints):
+    _open(qtbot, latent_panel, checkpoints["gan"])
+    with qtbot.waitSignal(latent_panel.sig_analysis_done, timeout=20000):
+        latent_panel.open_compare(str(checkpoints["gan2"]))
+    qtbot.waitUntil(lambda: latent_panel.last_compare is not None, timeout=10000)
+    assert latent_panel.compare_view.isVisible()
+    assert torch.equal(latent_panel.last_compare.latents, latent_panel.last_result.latents)
+    assert not np.array_equal(latent_panel.compare_view.image, latent_panel.edit_view.image)
     # A VAE with another latent size cannot be compared: a message, no crash.
-    panel.open_compare(str(checkpoints["vae"]))
-    qtbot.waitUntil(lambda: any("cannot compare" in e for e in panel.context.errors), timeout=20000)
+    latent_panel.open_compare(str(checkpoints["vae"]))
+    qtbot.waitUntil(lambda: any("cannot compare" in e for e in latent_panel.context.errors), timeout=20000)
 
 
-def test_bad_inputs_give_messages_not_crashes(qtbot, panel, checkpoints, tmp_path):
-    panel.open_model(str(checkpoints["gpt"]))
-    qtbot.waitUntil(lambda: bool(panel.context.errors), timeout=10000)
-    assert "GPT" in panel.context.errors[-1] and "DCGAN or VAE" in panel.context.errors[-1]
-    assert panel.model is None
-    _open(qtbot, panel, checkpoints["vae"])
+def test_bad_inputs_give_messages_not_crashes(qtbot, latent_panel, checkpoints, tmp_path):
+    latent_panel.open_model(str(checkpoints["gpt"]))
+    qtbot.waitUntil(lambda: bool(latent_panel.context.errors), timeout=10000)
+    assert "GPT" in latent_panel.context.errors[-1] and "DCGAN or VAE" in latent_panel.context.errors[-1]
+    assert latent_panel.model is None
+    _open(qtbot, latent_panel, checkpoints["vae"])
     wrong = export.save_latents(tmp_path / "z.npz", torch.zeros(2, 5), [1, 2])
-    assert not panel.load_latents(wrong)
-    assert "size 5 but this model takes 6" in panel.context.errors[-1]
+    assert not latent_panel.load_latents(wrong)
+    assert "size 5 but this model takes 6" in latent_panel.context.errors[-1]
     (tmp_path / "notes.png").write_text("not a picture")
-    panel.encode_image_file(tmp_path / "notes.png")
-    assert "not a readable image" in panel.context.errors[-1]
+    latent_panel.encode_image_file(tmp_path / "notes.png")
+    assert "not a readable image" in latent_panel.context.errors[-1]
     from PIL import Image
 
     Image.new("L", (3, 3)).save(tmp_path / "tiny.png")
-    panel.encode_image_file(tmp_path / "tiny.png")
-    assert "at least 8 px" in panel.context.errors[-1]
-    assert panel.model is not None and panel.source != "encoded"
+    latent_panel.encode_image_file(tmp_path / "tiny.png")
+    assert "at least 8 px" in latent_panel.context.errors[-1]
+    assert latent_panel.model is not None and latent_panel.source != "encoded"
 
 
-def test_vae_encode_shows_original_and_reconstruction(qtbot, panel, checkpoints, tmp_path):
+def test_vae_encode_shows_original_and_reconstruction(qtbot, latent_panel, checkpoints, tmp_path):
     from PIL import Image
 
-    _open(qtbot, panel, checkpoints["vae"])
-    assert panel.tabs.isTabEnabled(3)
+    _open(qtbot, latent_panel, checkpoints["vae"])
+    assert latent_panel.is_tab_enabled("Encode")
     picture = np.zeros((40, 40), np.uint8)
     picture[8:32, 12:28] = 255
     Image.fromarray(picture).save(tmp_path / "shirt.png")
-    _wait_image(qtbot, panel, lambda: panel.encode_image_file(tmp_path / "shirt.png"))
-    assert panel.source == "encoded" and panel.original_view.isVisible()
-    assert panel.original_view.image.shape == (SIZE, SIZE, 1)
-    assert panel.edit_view.caption.startswith("Reconstruction")
+    _wait_image(qtbot, latent_panel, lambda: latent_panel.encode_image_file(tmp_path / "shirt.png"))
+    assert latent_panel.source == "encoded" and latent_panel.original_view.isVisible()
+    assert latent_panel.original_view.image.shape == (SIZE, SIZE, 1)
+    assert latent_panel.edit_view.caption.startswith("Reconstruction")
 
 
-def test_gif_export_and_latents_round_trip(qtbot, panel, checkpoints, tmp_path):
-    _open(qtbot, panel, checkpoints["gan"])
-    assert panel.export_gif(tmp_path / "none.gif") == 0  # no anchors yet: a message instead
-    assert "two or more anchors" in panel.context.errors[-1]
-    panel.add_cell_as_anchor(1)
-    panel.add_cell_as_anchor(2)
-    panel.steps_spin.setValue(7)
-    assert panel.export_gif(tmp_path / "walk.gif") == 7
+def test_gif_export_and_latents_round_trip(qtbot, latent_panel, checkpoints, tmp_path):
+    _open(qtbot, latent_panel, checkpoints["gan"])
+    assert latent_panel.export_gif(tmp_path / "none.gif") == 0  # no anchors yet: a message instead
+    assert "two or more anchors" in latent_panel.context.errors[-1]
+    latent_panel.add_cell_as_anchor(1)
+    latent_panel.add_cell_as_anchor(2)
+    latent_panel.steps_spin.setValue(7)
+    assert latent_panel.export_gif(tmp_path / "walk.gif") == 7
     assert export.gif_frame_count(tmp_path / "walk.gif") == 7
-    with qtbot.waitSignal(panel.sig_strip_shown, timeout=10000):
-        panel.render_strip()
-    assert panel.strip_images.shape[0] == 7
-    assert panel.save_latents(tmp_path / "z.npz")
+    with qtbot.waitSignal(latent_panel.sig_strip_shown, timeout=10000):
+        latent_panel.render_strip()
+    assert latent_panel.strip_images.shape[0] == 7
+    assert latent_panel.save_latents(tmp_path / "z.npz")
     z, seeds = export.load_latents(tmp_path / "z.npz", 8)
-    assert seeds[:2] == [1, 2] and torch.equal(z[0], panel.grid_latents[1])
-    assert panel.export_image_png(tmp_path / "image.png") and (tmp_path / "image.png").is_file()
+    assert seeds[:2] == [1, 2] and torch.equal(z[0], latent_panel.grid_latents[1])
+    assert latent_panel.export_image_png(tmp_path / "image.png") and (tmp_path / "image.png").is_file()
 
 
 def test_first_show_opens_a_shipped_demo(qtbot, tmp_path):

@@ -10,8 +10,12 @@ import argparse
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.commands import CommandError
+
+if TYPE_CHECKING:
+    from backends.latent.model import LatentModel
 
 VERB = "sample"
 HELP = ("write a PNG grid of images sampled from a DCGAN or VAE checkpoint (or a demo name), "
@@ -44,6 +48,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    _check_arguments(args)
+    model = _open_model(args)
+    if args.interpolate is not None:
+        return _interpolate(args, model)
+    return _sample_grid(args, model)
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Refuse out-of-range values before a model is opened, naming the flag and the fix."""
     if not 1 <= args.n <= 1024:
         raise CommandError(f"--n {args.n} is out of range; use 1 to 1024")
     if args.cols is not None and args.cols < 1:
@@ -68,19 +81,25 @@ def run(args: argparse.Namespace) -> int:
         if not 2 <= args.steps <= 256:
             raise CommandError(f"--steps {args.steps} is out of range; use 2 to 256")
 
-    from backends.latent import export
+
+def _open_model(args: argparse.Namespace) -> LatentModel:
+    """The checkpoint, run folder, run name in the runs folder or demo name, opened."""
     from backends.latent.model import LatentModelError, open_latent_model
-    from backends.latent.render import render
 
     target = args.checkpoint
     if not Path(target).exists() and (args.runs_dir / target).is_dir():
         target = args.runs_dir / target  # a run's name in the runs folder
     try:
-        model = open_latent_model(target)
+        return open_latent_model(target)
     except LatentModelError as exc:
         raise CommandError(str(exc)) from exc
-    if args.interpolate is not None:
-        return _interpolate(args, model)
+
+
+def _sample_grid(args: argparse.Namespace, model: LatentModel) -> int:
+    """Draw one latent per seed, render them and write the grid (and the latents when asked)."""
+    from backends.latent import export
+    from backends.latent.render import render
+
     if args.truncation is not None and model.kind != "dcgan":
         raise CommandError("--truncation applies to a DCGAN; for a VAE use --temperature")
     if args.temperature != 1.0 and model.kind != "vae":
@@ -115,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _interpolate(args: argparse.Namespace, model) -> int:
+def _interpolate(args: argparse.Namespace, model: LatentModel) -> int:
     """Encode the images, walk the path through their latents, write one strip."""
     import torch
 
