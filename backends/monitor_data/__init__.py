@@ -20,10 +20,10 @@ from backends.monitor_data.run_metrics import (
     is_loss_field,
     matching_fields,
 )
-from backends.monitor_data.series import EmaState, GrowingArray, Series, ema
+from backends.monitor_data.series import DetailSource, EmaState, GrowingArray, Series, ema
 
 __all__ = [
-    "MISSING", "SAMPLE_SUFFIXES", "EmaState", "FailureReport", "GrowingArray", "RecordColumns",
+    "MISSING", "SAMPLE_SUFFIXES", "DetailSource", "EmaState", "FailureReport", "GrowingArray", "RecordColumns",
     "RunMetrics", "RunProgress", "Series", "SeriesKey", "differing_keys", "ema",
     "estimate_progress", "export_metrics_csv", "failure_report", "flatten_config",
     "format_duration", "is_loss_field", "latest_sample", "matching_fields", "run_log_files",

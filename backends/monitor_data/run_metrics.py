@@ -11,11 +11,12 @@ as overview arrays (see :mod:`backends.runs.columns`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from backends.monitor_data.series import Series
+from backends.monitor_data.series import DetailSource, Series
 from backends.runs.schema import is_number, measured_values
 
 SeriesKey = tuple[str, str, int]  # (kind, field, rank)
@@ -136,13 +137,18 @@ class RunMetrics:
 
     def add_columns(self, rank: int, columns: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray,
                                                                              np.ndarray]],
-                    records: int = 0, last_step: int | None = None) -> None:
+                    records: int = 0, last_step: int | None = None,
+                    source: Path | None = None) -> None:
         """File a rank's history given as arrays (a large run's overviews, see
-        :mod:`backends.runs.columns`) instead of records."""
+        :mod:`backends.runs.columns`) instead of records; ``source``, the run folder,
+        is where a zoomed-in plot reads every point."""
         for (kind, name), (steps, times, values) in columns.items():
             if len(steps) == 0:
                 continue
             self._extend(kind, name, rank, steps, times, values)
+            if source is not None:
+                self.series[(kind, name, int(rank))].detail_source = DetailSource(
+                    Path(source), int(rank), kind, name)
             first, last = float(np.min(times)), float(np.max(times))
             if self.start_time is None or first < self.start_time:
                 self.start_time = first

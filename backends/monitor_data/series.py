@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -129,6 +131,16 @@ class EmaState:
 # ---------------------------------------------------------------- series
 
 
+@dataclass(frozen=True)
+class DetailSource:
+    """Where a series reduced to an overview has its every point: a rank's metric columns."""
+
+    run_path: Path
+    rank: int
+    kind: str
+    name: str
+
+
 class Series:
     """One curve's data: step, write time and value of every point, in arrival order.
 
@@ -145,6 +157,8 @@ class Series:
         self.value = GrowingArray()
         self.version = 0
         self.first_nonfinite_step: int | None = None
+        # Set when the history is a min/max overview: a zoomed-in plot reads the detail here.
+        self.detail_source: DetailSource | None = None
         self._smooth: EmaState | None = None
         self._smoothed = GrowingArray()
 

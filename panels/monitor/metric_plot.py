@@ -17,16 +17,22 @@ draw shows what to do instead of empty 0-1 axes.
 Horizontal lines mark levels (``level_lines.py``): a ceiling (the device's
 total memory; outside the auto range) and references (a prediction to compare
 the curves with; inside the auto range, so the line is always in view).
+
+A large run's history arrives as min/max overviews; when the plot is zoomed in
+on part of it (steps on x), the plot asks its detail loader for every point of
+the visible range and draws them there (``plot_curve.CurveDetail``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, QTimer
 
+from backends.monitor_data import DetailSource
 from panels.monitor.legend_corner import (
     CORNERS,
     Corner,
@@ -37,7 +43,7 @@ from panels.monitor.legend_corner import (
 )
 from panels.monitor.level_lines import LevelLines, Reference
 from panels.monitor.log_axis import ReadableLogAxis
-from panels.monitor.plot_curve import CurveSpec, DisplayOptions, PlotCurve
+from panels.monitor.plot_curve import CurveDetail, CurveSpec, DisplayOptions, PlotCurve
 
 __all__ = ["CurveSpec", "DisplayOptions", "MetricPlot", "Reference"]
 
@@ -45,6 +51,11 @@ __all__ = ["CurveSpec", "DisplayOptions", "MetricPlot", "Reference"]
 EMPTY_HINT = "No data yet: pick a run in the list, or launch one from the Training panel."
 
 LEGEND_LIMIT = 16  # plots with more curves than this show no legend
+DETAIL_DELAY_MS = 150  # a zoom settles this long before its detail is read
+
+# One zoomed-in curve's wish: its key, where its points are, the step range, how many buckets.
+DetailRequest = tuple[str, DetailSource, float, float, int]
+DetailLoader = Callable[[list[DetailRequest], Callable[[dict[str, CurveDetail]], None]], None]
 
 
 class MetricPlot(pg.PlotWidget):
@@ -94,6 +105,12 @@ class MetricPlot(pg.PlotWidget):
         vb = self.plotItem.vb
         vb.sigResized.connect(self._on_view_changed)
         vb.sigRangeChanged.connect(self._on_view_changed)
+        self._detail_loader: DetailLoader | None = None
+        self._detail_timer = QTimer(self)
+        self._detail_timer.setSingleShot(True)
+        self._detail_timer.setInterval(DETAIL_DELAY_MS)
+        self._detail_timer.timeout.connect(self.request_detail)
+        vb.sigXRangeChanged.connect(lambda *_args: self._detail_timer.start())
         self._apply_axis_labels()
         self._update_empty()
 
@@ -182,6 +199,41 @@ class MetricPlot(pg.PlotWidget):
     def ceiling_line(self) -> pg.InfiniteLine | None:
         """The ceiling's line while there is one."""
         return self.levels.ceiling
+
+    # ------------------------------------------------------------ detail on zoom
+
+    def set_detail_loader(self, loader: DetailLoader | None) -> None:
+        """Who reads every point of a zoomed-in range (the panel, on a worker)."""
+        self._detail_loader = loader
+
+    def request_detail(self) -> None:
+        """Ask for every point of the visible steps of each overview curve zoomed in on."""
+        if self._detail_loader is None or self.options.x_time:
+            return
+        (first, last), _y = self.plotItem.vb.viewRange()
+        buckets = max(200, int(self.plotItem.vb.width()))
+        wanted: list[DetailRequest] = []
+        for key, curve in self._curves.items():
+            source, steps = curve.spec.series.detail_source, curve.spec.series.step.view
+            if source is None or not len(steps):
+                continue
+            if first <= steps[0] and last >= steps[-1]:  # all of it in view: the overview shows it
+                if curve.detail is not None:
+                    curve.set_detail(None)
+                continue
+            wanted.append((key, source, first, last, buckets))
+        if wanted:
+            self._detail_loader(wanted, self.show_detail)
+
+    def show_detail(self, details: dict[str, CurveDetail]) -> None:
+        """Draw the points read for a zoomed-in range."""
+        for key, detail in details.items():
+            if key in self._curves:
+                self._curves[key].set_detail(detail)
+        self.refresh()
+
+    def curve_detail(self, key: str) -> CurveDetail | None:
+        return self._curves[key].detail
 
     def set_note(self, text: str) -> None:
         """A short warning under the title (e.g. where a value became NaN)."""

@@ -56,6 +56,7 @@ from panels.monitor.runs_list import RunsList, with_live_records
 from panels.monitor.runs_model import RunsModel
 from panels.monitor.sample_preview import SamplePreview
 from panels.monitor.scaling_view import ScalingView
+from panels.monitor.zoom_detail import ZoomDetail
 from workbench.context import AppContext
 from workbench.remote_follower import RemoteFollower
 
@@ -98,6 +99,7 @@ class MonitorPanel(QWidget):
         self._action_tasks = context.task_runner(self, "monitor-actions")
         self._plan_tasks = context.task_runner(self, "monitor-plan")
         self._scaling_tasks = context.task_runner(self, "monitor-scaling")
+        self.zoom_detail = ZoomDetail(context, self)
         self.feed = RunFeed(self.state, context.show_status, self)
         self.feed.sig_events.connect(self._on_run_events)
         self.feed.sig_history.connect(lambda _path: self.tabs.invalidate())
@@ -187,6 +189,8 @@ class MonitorPanel(QWidget):
         self.memory_plots: list[MetricPlot] = self.tabs.memory_tab.plots
         self.memory_boxes = self.tabs.memory_tab.boxes
         self.field_plot: MetricPlot = self.tabs.fields_tab.plot
+        for plot in [*self.plots.values(), *self.memory_plots, self.field_plot]:
+            self.zoom_detail.serve(plot)  # a large run's zoomed-in range at full resolution
         self.fields_list = self.tabs.fields_tab.fields_list
         self.training_tab: QWidget = self.tabs.training_tab
         self.memory_tab: QWidget = self.tabs.memory_tab
@@ -482,3 +486,4 @@ class MonitorPanel(QWidget):
         for tasks in (self._list_tasks, self._file_tasks, self._checkpoint_tasks,
                       self._action_tasks, self._plan_tasks, self._scaling_tasks):
             tasks.shutdown()
+        self.zoom_detail.shutdown()

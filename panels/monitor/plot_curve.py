@@ -18,7 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
-from backends.monitor_data import Series
+from backends.monitor_data import Series, ema
 
 # Dash styles for a second dimension (several fields of several runs); colours
 # come from the theme's series colours.
@@ -60,6 +60,28 @@ class CurveSpec:
                 and self.width == other.width)
 
 
+@dataclass(frozen=True)
+class CurveDetail:
+    """Every point of a curve between two steps, read when the plot is zoomed in on them."""
+
+    first: float
+    last: float
+    step: np.ndarray
+    time: np.ndarray
+    value: np.ndarray
+
+
+def with_detail(step: np.ndarray, time: np.ndarray, value: np.ndarray, detail: CurveDetail
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An overview's points outside the detail's steps, and the detail's every point inside."""
+    before, after = step < detail.first, step > detail.last
+
+    def merged(overview: np.ndarray, inside: np.ndarray) -> np.ndarray:
+        return np.concatenate([overview[before], inside, overview[after]])
+
+    return merged(step, detail.step), merged(time, detail.time), merged(value, detail.value)
+
+
 def segment_breaks(step: np.ndarray, time: np.ndarray, x_time: bool) -> np.ndarray:
     """Indices ``i`` after which the curve must not connect to point ``i + 1``.
 
@@ -90,7 +112,13 @@ class PlotCurve:
         )
         self._add(self.main)
         self._raw: pg.PlotDataItem | None = None  # made when smoothing is first turned on
-        self.drawn: tuple[int, int, DisplayOptions] | None = None
+        self.drawn: tuple[int, int, DisplayOptions, int] | None = None
+        self.detail: CurveDetail | None = None  # every point of the zoomed-in range, if read
+
+    def set_detail(self, detail: CurveDetail | None) -> None:
+        """Draw these points in place of the overview's between their steps (None: overview)."""
+        self.detail = detail
+        self.drawn = None
 
     def _add(self, item: pg.PlotDataItem) -> None:
         self._plot.addItem(item)  # (adding applies the plot's downsampling settings: set ours after)
@@ -118,20 +146,24 @@ class PlotCurve:
     def refresh(self, options: DisplayOptions) -> bool:
         """Hand the items the series' data as ``options`` show it; False when nothing changed."""
         series = self.spec.series
-        state = (series.version, len(series), options)
+        state = (series.version, len(series), options, id(self.detail))
         if state == self.drawn:
             return False
         self.drawn = state
-        x = series.time.view - self.spec.time_origin if options.x_time else series.step.view
-        raw = series.value.view
+        step, time, raw = series.step.view, series.time.view, series.value.view
         smooth = options.smoothing > 0.0
-        y = series.smoothed(options.smoothing) if smooth else raw
+        if self.detail is not None:
+            step, time, raw = with_detail(step, time, raw, self.detail)
+            y = ema(raw, options.smoothing) if smooth else raw
+        else:
+            y = series.smoothed(options.smoothing) if smooth else raw
+        x = time - self.spec.time_origin if options.x_time else step
         if self.spec.scale != 1.0:
             raw, y = raw * self.spec.scale, y * self.spec.scale
         # Only finite values are stored; in log mode pyqtgraph must drop non-positive ones.
         skip = not options.log_y
         connect = "all"
-        breaks = segment_breaks(series.step.view, series.time.view, options.x_time)
+        breaks = segment_breaks(step, time, options.x_time)
         if breaks.size:
             # A stop and a resume (or a resume from an earlier checkpoint): no line across the gap.
             x, y, raw = (np.insert(np.asarray(a, dtype=float), breaks + 1, np.nan) for a in (x, y, raw))

@@ -125,7 +125,7 @@ class RunFeed(QObject):
         run = self.state.runs.get(Path(path))
         if run is not None:
             columns, records, last_step = history
-            run.metrics.add_columns(rank, columns, records, last_step)
+            run.metrics.add_columns(rank, columns, records, last_step, source=Path(path))
             self.sig_history.emit(Path(path))
 
     def _drain_backlog(self) -> None:

@@ -1,0 +1,51 @@
+"""A large run in the Monitor: its history is drawn from min/max overviews, and a plot zoomed in on
+part of it shows every point of that part, read from the run's metric columns on a worker."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backends.runs import MetricsWriter, create_run, record_event
+
+STEPS = 20_000
+
+
+def _large_run(runs_dir, monkeypatch):
+    import backends.runs.columns as columns
+
+    monkeypatch.setattr(columns, "LARGE_RUN_BYTES", 64 * 1024)  # this run counts as large
+    run = create_run(runs_dir, "big", {"model": "gpt", "steps": STEPS})
+    record_event(run, "started", step=0)
+    with MetricsWriter(run, 0) as writer:
+        for step in range(1, STEPS + 1):
+            # A spike the overview must keep, in the range the test zooms in on.
+            writer.write(step, loss=50.0 if step == 5010 else 1.0 / step)
+    record_event(run, "finished", step=STEPS)
+    return run
+
+
+def test_zooming_in_on_a_large_run_draws_every_point_of_the_range(qtbot, runs_context,
+                                                                  make_monitor, monkeypatch):
+    run = _large_run(runs_context.runs_dir, monkeypatch)
+    panel = make_monitor()
+    panel.select_runs([run.path])
+    plot, key = panel.plots["loss"], "big|train|loss|0"
+    qtbot.waitUntil(lambda: key in plot.curve_keys() and len(plot.curve_data(key)[0]) > 0,
+                    timeout=20000)
+    steps, values = plot.curve_data(key)
+    # The whole run is an overview: far fewer points than steps, the spike and the last step kept.
+    assert len(steps) < STEPS / 2 and values.max() == 50.0 and steps[-1] == STEPS
+    assert not set(range(5000, 5021)) <= set(steps.astype(int).tolist())
+
+    plot.plotItem.vb.setXRange(5000, 5020, padding=0)
+    qtbot.waitUntil(lambda: plot.curve_detail(key) is not None, timeout=10000)
+    panel.redraw()
+    steps, values = plot.curve_data(key)
+    inside = (steps >= 5000) & (steps <= 5020)
+    assert steps[inside].astype(int).tolist() == list(range(5000, 5021))
+    expected = [50.0 if s == 5010 else 1.0 / s for s in range(5000, 5021)]
+    assert np.allclose(values[inside], expected)
+    assert np.all(np.diff(steps) > 0)  # overview outside, detail inside: one ordered curve
+
+    plot.plotItem.vb.setXRange(0, STEPS + 1, padding=0)  # all of it in view again: the overview
+    qtbot.waitUntil(lambda: plot.curve_detail(key) is None, timeout=10000)
