@@ -39,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 
 from backends.plan.setup import OPTIMIZERS, TrainSetup
-from backends.plan.shapes import GPTShape, ModelLayout
+from backends.plan.shapes import GPTDims, ModelLayout
 
 PARTS = ("params", "grads", "optimizer", "master", "buffers", "activations", "transient")
 
@@ -220,7 +220,7 @@ def gpt_activations(layout: ModelLayout, setup: TrainSetup) -> dict[str, int]:
     }
 
 
-def _layer_bytes_per_token(g: GPTShape, setup: TrainSetup) -> int:
+def _layer_bytes_per_token(g: GPTDims, setup: TrainSetup) -> int:
     """Bytes one transformer block saves for backward per token on one rank (see above)."""
     p = setup.precision_spec
     tp = setup.tp_degree
