@@ -33,6 +33,26 @@ def _plain_args(args: Any) -> dict[str, Any]:
             if isinstance(v, bool | int | float | str) and not k.startswith("_") and "token" not in k}
 
 
+def _sort_logs(logs: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The Trainer's numbers as (record kind, values): ``summary``, or ``train`` then ``val``.
+
+    The end-of-training totals make one ``summary``; otherwise ``eval_*`` go to
+    ``val`` (prefix dropped), the rest to ``train`` (``learning_rate`` as ``lr``);
+    an empty kind is left out.
+    """
+    numbers = {k: v for k, v in logs.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    if any(key in _SUMMARY_KEYS for key in numbers):  # the totals at the end of train()
+        return [("summary", numbers)]
+    train: dict[str, Any] = {}
+    val: dict[str, Any] = {}
+    for key, value in numbers.items():
+        if key.startswith("eval_"):
+            val[key[len("eval_"):]] = value
+        else:
+            train["lr" if key == "learning_rate" else key] = value
+    return [(kind, values) for kind, values in (("train", train), ("val", val)) if values]
+
+
 def _build() -> type:
     try:
         from transformers import TrainerCallback
@@ -62,21 +82,13 @@ def _build() -> type:
             if self.run is None or not logs:
                 return
             step = int(state.global_step)
-            numbers = {k: v for k, v in logs.items()
-                       if isinstance(v, int | float) and not isinstance(v, bool)}
-            if any(key in _SUMMARY_KEYS for key in numbers):  # the totals at the end of train()
-                self.run._log(step, "summary", numbers)
-                return
-            train, val = {}, {}
-            for key, value in numbers.items():
-                if key.startswith("eval_"):
-                    val[key[len("eval_"):]] = value
+            for kind, values in _sort_logs(logs):
+                if kind == "summary":
+                    self.run._log(step, "summary", values)
+                elif kind == "train":
+                    self.run.log(step, **values)
                 else:
-                    train["lr" if key == "learning_rate" else key] = value
-            if train:
-                self.run.log(step, **train)
-            if val:
-                self.run.log_eval(step, **val)
+                    self.run.log_eval(step, **values)
 
         def on_step_end(self, args, state, control, **kwargs):
             if self.run is not None and self.run.should_stop():

@@ -17,6 +17,8 @@ neither keeps launch or status logic of its own.
 - :mod:`~backends.launch.guard`: ranks end when their launcher is gone.
 - :mod:`~backends.launch.failures`: the root cause of a failed run.
 - :mod:`~backends.launch.script`: a user's own script as a run (``ScriptConfig``).
+- :mod:`~backends.launch.preview`: what a launch would run, checked before
+  anything is created (the Training panel's command preview).
 """
 
 from __future__ import annotations
@@ -49,9 +51,11 @@ from backends.launch.ownership import (
     read_run_info,
     register_worker,
 )
+from backends.launch.preview import LaunchPreview, name_taken, preview_script, preview_train
 from backends.launch.script import ScriptConfig
 from backends.launch.service import (
     CheckpointInfo,
+    config_from_dict,
     export_commands,
     launch,
     list_checkpoints,
@@ -65,10 +69,10 @@ from backends.launch.state import STATES, RunState, list_runs, run_state, summar
 
 __all__ = [
     "LAUNCHER_LOG", "STATES", "STOP_FILE", "CheckpointInfo", "LaunchError", "LaunchInfo",
-    "RunBusyError", "RunState", "ScriptConfig", "build_command", "build_node_commands", "build_slurm_script",
-    "describe_failures", "export_commands", "exposure_note", "free_port", "is_alive", "is_live",
-    "kill", "launch", "list_checkpoints", "list_runs", "live_pids", "log_tail", "next_free_name",
-    "prepare", "read_run_config", "read_run_info", "register_worker", "remove_interrupted_checkpoints", "resume",
+    "LaunchPreview", "RunBusyError", "RunState", "ScriptConfig", "build_command", "build_node_commands",
+    "build_slurm_script", "config_from_dict", "describe_failures", "export_commands", "exposure_note", "free_port", "is_alive", "is_live",
+    "kill", "launch", "list_checkpoints", "list_runs", "live_pids", "log_tail", "name_taken", "next_free_name",
+    "prepare", "preview_script", "preview_train", "read_run_config", "read_run_info", "register_worker", "remove_interrupted_checkpoints", "resume",
     "run_state", "shell_line", "start", "start_prepared", "stop", "summary_for",
     "torchrun_log_dir", "wait", "worker_env",
 ]

@@ -79,7 +79,7 @@ def describe_failures(failures: dict[int, Any], log_dir: Path,
         return (0 if signalled else 1 if not secondary else 2, e["timestamp"], e["rank"])
 
     entries.sort(key=priority)
-    root = dict(entries[0]) if entries else {"rank": None, "exit_code": None, "message": "unknown"}
+    root: dict[str, Any] = dict(entries[0]) if entries else {"rank": None, "exit_code": None, "message": "unknown"}
     root["ranks"] = [{k: e[k] for k in ("rank", "exit_code", "signal", "message")} for e in entries]
     return root
 

@@ -25,13 +25,8 @@ from backends.launch.commands import LOOPBACK_BACKEND
 _TIMEOUT_S = 600
 
 
-def _create_handler(params: Any) -> Any:
-    from torch.distributed import PrefixStore, TCPStore
-    from torch.distributed.elastic.rendezvous import (
-        RendezvousHandler,
-        RendezvousInfo,
-        RendezvousStoreInfo,
-    )
+def _loopback_port(params: Any) -> int:
+    """The port the rendezvous asks for (0: any), refusing several nodes or a non-loopback host."""
     from torch.distributed.elastic.rendezvous.utils import parse_rendezvous_endpoint
 
     if params.max_nodes != 1 or params.min_nodes != 1:
@@ -40,6 +35,33 @@ def _create_handler(params: Any) -> Any:
     host, port = parse_rendezvous_endpoint(params.endpoint or "127.0.0.1:0", 0)
     if host not in ("127.0.0.1", "localhost"):
         raise ValueError(f"{LOOPBACK_BACKEND} listens on 127.0.0.1 only, not {host!r}")
+    return int(port)
+
+
+def _loopback_store(port: int, timeout: datetime.timedelta) -> tuple[Any, int]:
+    """A TCP store listening on 127.0.0.1 at ``port`` (0: the kernel picks), and its port."""
+    from torch.distributed import TCPStore
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(512)
+    port = int(listener.getsockname()[1])
+    # detach(), not fileno(): the store owns the descriptor from here on.
+    store = TCPStore("127.0.0.1", port, 1, True, timeout, multi_tenant=True,
+                     master_listen_fd=listener.detach(), use_libuv=False)
+    return store, port
+
+
+def _create_handler(params: Any) -> Any:
+    from torch.distributed import PrefixStore
+    from torch.distributed.elastic.rendezvous import (
+        RendezvousHandler,
+        RendezvousInfo,
+        RendezvousStoreInfo,
+    )
+
+    port = _loopback_port(params)
     timeout = datetime.timedelta(seconds=int(params.config.get("timeout", _TIMEOUT_S)))
 
     class LoopbackRendezvous(RendezvousHandler):
@@ -47,7 +69,7 @@ def _create_handler(params: Any) -> Any:
 
         def __init__(self) -> None:
             self._store: Any = None
-            self._port = int(port)
+            self._port = port
 
         def get_backend(self) -> str:
             return LOOPBACK_BACKEND
@@ -58,16 +80,7 @@ def _create_handler(params: Any) -> Any:
 
         def next_rendezvous(self) -> Any:
             if self._store is None:
-                listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                listener.bind(("127.0.0.1", self._port))
-                listener.listen(512)
-                self._port = int(listener.getsockname()[1])
-                # detach(), not fileno(): the store owns the descriptor from here on.
-                self._store = TCPStore(
-                    "127.0.0.1", self._port, 1, True, timeout, multi_tenant=True,
-                    master_listen_fd=listener.detach(), use_libuv=False,
-                )
+                self._store, self._port = _loopback_store(self._port, timeout)
             store = PrefixStore(params.run_id, self._store)
             return RendezvousInfo(store, 0, 1, RendezvousStoreInfo("127.0.0.1", self._port))
 

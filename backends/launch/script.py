@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
+from backends.fields import field_names, unknown_fields
 from backends.launch.errors import LaunchError
 
 RUN_DIR_ENV = "WORKBENCH_RUN_DIR"
@@ -54,11 +55,11 @@ class ScriptConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+        unknown = unknown_fields(cls, data)
         if unknown:
+            names = field_names(cls) - {"source", "script_sha256"}
             raise LaunchError(f"unknown key {unknown[0]!r} for a script run: use one of "
-                              f"{', '.join(sorted(names - {'source', 'script_sha256'}))}")
+                              f"{', '.join(sorted(names))}")
         config = cls(**dict(data))
         config._check_types()
         return config

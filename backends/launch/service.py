@@ -9,6 +9,7 @@
 - :func:`export_commands`: the torchrun line, per-node lines or Slurm script
   that start a prepared run when run as printed.
 - :func:`list_checkpoints`: a run's complete checkpoints with step, time, size.
+- :func:`config_from_dict`: plain config values as a TrainConfig or a ScriptConfig.
 
 Stop, kill and the run state live in :mod:`backends.launch.control` and
 :mod:`backends.launch.state`; everything here raises :class:`LaunchError`
@@ -164,13 +165,19 @@ def prepare(config: Any, runs_dir: str | os.PathLike[str], *,
         raise LaunchError(str(exc)) from exc
 
 
+def config_from_dict(data: dict[str, Any]) -> Any:
+    """A config's plain values as its object: a ScriptConfig (``source = "script"``) or a TrainConfig."""
+    from backends.train.config import TrainConfig
+
+    return ScriptConfig.from_dict(data) if is_script_config(data) else TrainConfig.from_dict(data)
+
+
 def read_run_config(run: RunDir) -> Any:
     """The run's config as the object it was made from: a TrainConfig or a ScriptConfig."""
-    from backends.train.config import TrainConfig, TrainConfigError
+    from backends.train.config import TrainConfigError
 
     try:
-        data = read_config(run)
-        return ScriptConfig.from_dict(data) if is_script_config(data) else TrainConfig.from_dict(data)
+        return config_from_dict(read_config(run))
     except (RunDirError, TrainConfigError) as exc:
         raise LaunchError(str(exc)) from exc
 

@@ -91,9 +91,10 @@ def run_state(run: RunDir, events: list[dict[str, Any]] | None = None) -> RunSta
     if remote is not None and status not in ENDINGS:
         return _remote_state(status, remote)
     info = read_run_info(run)
-    alive = is_live(run) or bool(live_pids(run))
-    pids = tuple(live_pids(run)) if alive else ()
-    launched_at = info.get("started") if isinstance(info.get("started"), int | float) else 0.0
+    pids = tuple(live_pids(run))  # read once: each call checks every recorded pid
+    alive = bool(pids) or is_live(run)
+    started = info.get("started")
+    launched_at = float(started) if isinstance(started, int | float) else 0.0
     step = deciding.get("step") if deciding else None
     checkpoint = deciding.get("checkpoint") if deciding else None
     if status in ENDINGS and alive and launched_at > _time(deciding):
@@ -122,7 +123,8 @@ def run_state(run: RunDir, events: list[dict[str, Any]] | None = None) -> RunSta
 def _remote_state(status: str, remote: Mapping[str, Any]) -> RunState:
     """A mirrored run not yet ended in its events: what its host last said."""
     host = remote.get("host", "?")
-    said = remote.get("state") if isinstance(remote.get("state"), Mapping) else {}
+    state = remote.get("state")
+    said: Mapping[str, Any] = state if isinstance(state, Mapping) else {}
     told = str(said.get("status") or ("running" if status == "running" else "created"))
     if told not in STATES:
         told = "unreadable"

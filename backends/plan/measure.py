@@ -117,6 +117,7 @@ def model_activation_bytes(kind: str, config: Any, batch_size: int) -> int:
     # device, whose first use costs seconds of imports but no memory.
     small = model_layout(kind, config).params < _REAL_FORWARD_PARAMS
     device = torch.device("cpu" if small else "meta")
+    model: Any  # its config and parts (generator, discriminator) depend on the kind
     try:
         with device:
             model = build_model(kind, config)

@@ -39,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 
 from backends.plan.setup import OPTIMIZERS, TrainSetup
-from backends.plan.shapes import ModelLayout
+from backends.plan.shapes import GPTDims, ModelLayout
 
 PARTS = ("params", "grads", "optimizer", "master", "buffers", "activations", "transient")
 
@@ -194,37 +194,15 @@ def gpt_activations(layout: ModelLayout, setup: TrainSetup) -> dict[str, int]:
     g = layout.gpt
     assert g is not None
     p = setup.precision_spec
-    tp = setup.tp_degree
-    s = setup.seq_len or g.block_size
-    tokens = setup.batch_size * s
-    d, heads, r, vocab = g.n_embd, g.n_head // tp, g.mlp_ratio, g.vocab_size
-    act = p.compute
+    tokens = setup.batch_size * (setup.seq_len or g.block_size)
+    d, act, vocab = g.n_embd, p.compute, g.vocab_size
     resid = p.param  # the residual stream is in the stored weights' dtype
     dropout = g.dropout > 0
-
-    replicated = 2 * resid + (4 * act if p.autocast else 2 * resid)
-    split = (4 + 2 * r) * act
-    per_token_layer = d * replicated + d * split // tp + 16  # + LayerNorm mean/rstd (fp32)
-    if setup.fused_attention and not dropout:
-        per_token_layer += heads * 4  # log-sum-exp per head
-    else:
-        # Probabilities (saved by softmax and the value matmul; autocast runs softmax
-        # in fp32), and with dropout its mask (bool on CUDA) and the dropped copy.
-        probs = 4 if p.autocast else act
-        per_token_layer += heads * s * (probs + (1 + act if dropout else 0))
-    if dropout:
-        per_token_layer += 2 * d  # bool masks after attention and after the MLP
+    per_token_layer = _layer_bytes_per_token(g, setup)
     logits = vocab * (act if p.autocast or p.compute == 2 else 4)
     head = d * (resid + (act if p.autocast else resid)) + 8 + 4 * vocab + logits
     ids = 16 + (d if dropout else 0)  # token ids and targets (int64), embedding dropout mask
-
-    # Weights autocast casts to 16 bits and keeps for backward (linear layers and the tied head).
-    block_casts = head_cast = 0
-    if p.autocast and not (setup.shard > 1 and setup.fsdp_mixed_precision):
-        block_casts = act * sum(
-            t.local_numel(tp) for t in layout.tensors if t.name.endswith("_proj.weight")
-        )
-        head_cast = vocab * d * act
+    block_casts, head_cast = _autocast_weight_copies(layout, setup)
 
     if setup.activation_checkpointing:
         # Only each block's input survives forward; backward recomputes one block at a time.
@@ -240,6 +218,43 @@ def gpt_activations(layout: ModelLayout, setup: TrainSetup) -> dict[str, int]:
         # Backward starts with the gradients of the fp32 log-softmax and of its input.
         "loss_grads": tokens * 2 * 4 * vocab,
     }
+
+
+def _layer_bytes_per_token(g: GPTDims, setup: TrainSetup) -> int:
+    """Bytes one transformer block saves for backward per token on one rank (see above)."""
+    p = setup.precision_spec
+    tp = setup.tp_degree
+    s = setup.seq_len or g.block_size
+    d, heads, r = g.n_embd, g.n_head // tp, g.mlp_ratio
+    act = p.compute
+    resid = p.param
+    dropout = g.dropout > 0
+    replicated = 2 * resid + (4 * act if p.autocast else 2 * resid)
+    split = (4 + 2 * r) * act
+    per_token_layer = d * replicated + d * split // tp + 16  # + LayerNorm mean/rstd (fp32)
+    if setup.fused_attention and not dropout:
+        per_token_layer += heads * 4  # log-sum-exp per head
+    else:
+        # Probabilities (saved by softmax and the value matmul; autocast runs softmax
+        # in fp32), and with dropout its mask (bool on CUDA) and the dropped copy.
+        probs = 4 if p.autocast else act
+        per_token_layer += heads * s * (probs + (1 + act if dropout else 0))
+    if dropout:
+        per_token_layer += 2 * d  # bool masks after attention and after the MLP
+    return per_token_layer
+
+
+def _autocast_weight_copies(layout: ModelLayout, setup: TrainSetup) -> tuple[int, int]:
+    """(block weights, tied head) bytes autocast casts to 16 bits and keeps for backward."""
+    p = setup.precision_spec
+    g = layout.gpt
+    assert g is not None
+    if not p.autocast or (setup.shard > 1 and setup.fsdp_mixed_precision):
+        return 0, 0
+    block_casts = p.compute * sum(
+        t.local_numel(setup.tp_degree) for t in layout.tensors if t.name.endswith("_proj.weight")
+    )
+    return block_casts, g.vocab_size * g.n_embd * p.compute
 
 
 def zero_model_state_bytes(params: float, ranks: int, stage: int, k: int = 12) -> float:

@@ -129,7 +129,7 @@ def build_plan(
     link_name = link if isinstance(link, str) else "custom"
     plan = Plan(layout, setup, memory, comms, compute, bandwidth, link_name, device_memory,
                 tuple(notes))
-    if plan.fits is False:
+    if plan.fits is False and device_memory is not None:  # fits says False only with a device
         plan = dataclasses.replace(plan, notes=(*plan.notes, (
             f"{memory.total / GIB:.1f} GiB per rank is above {FIT_FRACTION:.0%} of the "
             f"{device_memory / GIB:.0f} GiB device: shard more (fsdp), add ranks, lower the "
@@ -161,7 +161,7 @@ def plan_strategies(
 
 def strategy_table(plans: Mapping[str, Plan | str]) -> list[dict[str, Any]]:
     """Rows for a table with one column per strategy: bytes by part, traffic, fits."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, plan in plans.items():
         if isinstance(plan, str):
             rows.append({"strategy": name, "error": plan})

@@ -362,7 +362,8 @@ def scaling_points(
             per_step = config.get("batch_size", 0) * (
                 layout.gpt.block_size if layout.gpt is not None else 1)
             tokens = float(step * per_step) if isinstance(step, int) and per_step else None
-        data = config.get("data") if isinstance(config.get("data"), dict) else {}
+        data_table = config.get("data")
+        data = data_table if isinstance(data_table, dict) else {}
         dataset = str(data.get("dataset") or data.get("path") or "")
         points.append(ScalingPoint(run.name, layout.params, layout.non_embedding_params,
                                    tokens, loss, kind, str(config.get("model", "")), dataset))
@@ -394,8 +395,8 @@ def fit_runs(points: Sequence[ScalingPoint], use: str = "non_embedding", bootstr
         raise PlanError(f"use must be non_embedding or params, got {use!r}")
     n = [p.non_embedding_params if use == "non_embedding" else p.params for p in points]
     loss = [p.loss for p in points]
-    tokens = [p.tokens for p in points]
-    if all(t is not None for t in tokens) and len({round(t) for t in tokens}) >= 2 \
+    tokens = [p.tokens for p in points if p.tokens is not None]
+    if len(tokens) == len(points) and len({round(t) for t in tokens}) >= 2 \
             and len(points) >= 5:
         return fit_two_term(n, tokens, loss, bootstrap=min(bootstrap, 200), seed=seed,
                             progress=progress)

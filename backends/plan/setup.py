@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from backends.fields import field_names, unknown_fields
 from backends.plan.errors import PlanError, choice, divisors, positive_int
 from backends.plan.shapes import ModelLayout
 
@@ -143,15 +144,21 @@ class TrainSetup:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainSetup:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+        unknown = unknown_fields(cls, data)
         if unknown:
             raise PlanError(f"unknown setup field(s) {', '.join(unknown)}; "
-                            f"valid fields are {', '.join(sorted(names))}")
+                            f"valid fields are {', '.join(sorted(field_names(cls)))}")
         return cls(**data)
 
     def check(self, layout: ModelLayout | None = None) -> None:
         """Refuse a setup that cannot run, naming the field and the fix."""
+        self._check_values()
+        self._check_process_layout()
+        if layout is not None:
+            self._check_model(layout)
+
+    def _check_values(self) -> None:
+        """Each field on its own: a known name, a positive count."""
         choice("strategy", self.strategy, STRATEGIES)
         positive_int("world_size", self.world_size)
         positive_int("tp", self.tp)
@@ -164,6 +171,9 @@ class TrainSetup:
             raise PlanError(f"fsdp_prefetch must be 0 or more, got {self.fsdp_prefetch!r}")
         choice("precision", self.precision, tuple(PRECISIONS))
         choice("optimizer", self.optimizer, tuple(OPTIMIZERS))
+
+    def _check_process_layout(self) -> None:
+        """The strategy, world size and TP degree together."""
         if self.strategy == "single" and self.world_size != 1:
             raise PlanError(
                 f"strategy 'single' runs on one device, but world_size is {self.world_size}; "
@@ -193,8 +203,9 @@ class TrainSetup:
                     f"fsdp_tp needs tp between 1 and world_size exclusive (got tp={self.tp}, "
                     f"world_size={self.world_size}); use 'tp' or 'fsdp' for a single dimension"
                 )
-        if layout is None:
-            return
+
+    def _check_model(self, layout: ModelLayout) -> None:
+        """The setup against the model: heads split by TP, sequence length within the context."""
         tp = self.tp_degree
         if tp > 1:
             if layout.gpt is None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from backends.plan.errors import PlanError, positive_int
@@ -189,7 +189,8 @@ class GPTShape:
     @classmethod
     def from_config(cls, config: Any) -> GPTShape:
         """From a ``GPTConfig`` or its dict (extra keys such as ``activation`` are ignored)."""
-        get = config.get if isinstance(config, Mapping) else lambda k, d=None: getattr(config, k, d)
+        get: Callable[..., Any] = (config.get if isinstance(config, Mapping)
+                                   else lambda k, d=None: getattr(config, k, d))
         missing = [
             k for k in ("n_layer", "n_embd", "n_head", "vocab_size", "block_size") if get(k) is None
         ]
@@ -388,7 +389,7 @@ def classifier_layout(config: Mapping[str, Any] | Any) -> ModelLayout:
 def _plain(config: Any) -> dict[str, Any]:
     if isinstance(config, Mapping):
         return dict(config)
-    if dataclasses.is_dataclass(config):
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
         return dataclasses.asdict(config)
     return {}
 
@@ -411,7 +412,7 @@ def model_layout(kind: str, config: Mapping[str, Any] | Any) -> ModelLayout:
     return meta_layout(kind, config)
 
 
-def meta_layout(kind: str, config: Mapping[str, Any] | Any) -> ModelLayout:
+def meta_layout(kind: str, config: Any) -> ModelLayout:
     """Lay out a registered model by building it on the meta device (shapes, no storage)."""
     import torch
 

@@ -154,7 +154,8 @@ def launch_sweep(
             results.append((run.path, "running"))
             report(progress, (index + 1) / total)
             continue
-        while info.process.poll() is None:
+        process = info.process  # start() always returns the launcher's process
+        while process is not None and process.poll() is None:
             # The progress call is where a cancel arrives: the run goes on, the sweep stops.
             report(progress, index / total)
             time.sleep(poll)

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
+from backends.fields import field_names, unknown_fields
 from backends.parallel import STRATEGIES, parallel_dims
 from backends.runs import valid_run_name
 
@@ -128,22 +129,20 @@ class TrainConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
         """Build from plain values; unknown keys and wrong types name the field."""
         values = dict(data)
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
+        unknown = unknown_fields(cls, values)
         if unknown:
             raise TrainConfigError(
                 f"unknown config key(s) {', '.join(unknown)}; valid keys are "
-                f"{', '.join(sorted(names))}"
+                f"{', '.join(sorted(field_names(cls)))}"
             )
         data_values = values.pop("data", {}) or {}
         if not isinstance(data_values, Mapping):
             raise TrainConfigError("data must be a table ([data] in TOML)")
-        data_names = {f.name for f in dataclasses.fields(DataConfig)}
-        unknown = sorted(set(data_values) - data_names)
+        unknown = unknown_fields(DataConfig, data_values)
         if unknown:
             raise TrainConfigError(
                 f"unknown data key(s) {', '.join('data.' + k for k in unknown)}; valid keys are "
-                f"{', '.join('data.' + k for k in sorted(data_names))}"
+                f"{', '.join('data.' + k for k in sorted(field_names(DataConfig)))}"
             )
         config = cls(**values, data=DataConfig(**data_values))
         config._check_types()

@@ -27,6 +27,15 @@ from PySide6.QtWidgets import (
 from panels.training.form import STRATEGY_CHOICES, FormFieldError
 
 SCRIPT_PRESET = "Your script…"
+# The fields a launch-service message about a script run can name, in the order they are tried.
+_MESSAGE_KEYS = ("script", "module", "cwd", "strategy", "nproc", "nnodes", "rdzv_endpoint",
+                 "device", "env", "name")
+
+
+def script_error_field(message: str) -> str:
+    """The form field a script-run message is about (the script's own when none is named)."""
+    return next((k for k in _MESSAGE_KEYS if message.startswith(k) or f" {k} " in message[:40]),
+                "script")
 
 
 class ScriptForm(QWidget):

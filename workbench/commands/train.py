@@ -134,7 +134,7 @@ def _summary(run: Any, status: str) -> dict[str, Any]:
     from backends.runs import read_events
 
     events = read_events(run)
-    end = next((e for e in reversed(events)
+    end: dict[str, Any] = next((e for e in reversed(events)
                 if e.get("kind") in ("finished", "stopped", "killed", "failed")), {})
     state = run_state(run, events)
     summary: dict[str, Any] = {
