@@ -65,7 +65,7 @@ from backends.launch.service import (
     resume,
     start_prepared,
 )
-from backends.launch.state import STATES, RunState, list_runs, run_state, summary_for
+from backends.launch.state import STATES, RunState, list_runs, run_state, summary_for, with_news
 
 __all__ = [
     "LAUNCHER_LOG", "STATES", "STOP_FILE", "CheckpointInfo", "LaunchError", "LaunchInfo",
@@ -74,5 +74,5 @@ __all__ = [
     "kill", "launch", "list_checkpoints", "list_runs", "live_pids", "log_tail", "name_taken", "next_free_name",
     "prepare", "preview_script", "preview_train", "read_run_config", "read_run_info", "register_worker", "remove_interrupted_checkpoints", "resume",
     "run_state", "shell_line", "start", "start_prepared", "stop", "summary_for",
-    "torchrun_log_dir", "wait", "worker_env",
+    "torchrun_log_dir", "wait", "with_news", "worker_env",
 ]

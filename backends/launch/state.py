@@ -30,7 +30,7 @@ from typing import Any
 
 from backends.launch.ownership import is_live, live_pids, read_run_info
 from backends.remote.record import read_remote
-from backends.runs import RunDir, RunSummary, read_events
+from backends.runs import ENDED, RunDir, RunSummary, read_events
 from backends.runs import list_runs as list_run_folders
 
 ENDINGS = ("finished", "stopped", "killed", "failed")
@@ -178,3 +178,19 @@ def summary_for(path: Path) -> RunSummary:
         return summary
     state = run_state(RunDir(Path(path)))
     return replace(summary, status=state.status, reason=state.reason or None)
+
+
+def with_news(summary: RunSummary, events_status: str, last_loss: float | None,
+              last_step: int | None) -> RunSummary:
+    """A listed run's line brought up to date with what a follower read since the listing.
+
+    The listing's state stands (it checked liveness) unless the events read
+    since record an ending; the newest loss and step replace the listed ones.
+    """
+    ended = summary.status == "running" and events_status in ENDED
+    return replace(
+        summary,
+        status=events_status if ended else summary.status,
+        last_loss=last_loss if last_loss is not None else summary.last_loss,
+        last_step=last_step if last_step is not None else summary.last_step,
+    )

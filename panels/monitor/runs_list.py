@@ -11,7 +11,6 @@ finds it (:func:`opened_run_line`).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backends.runs import ENDED, RunDir, RunDirError, RunSummary, read_config
+from backends.launch import with_news
+from backends.runs import RunDir, RunDirError, RunSummary, read_config
 from backends.tensorboard import is_tensorboard_run
 from backends.tensorboard import summarize as summarize_tensorboard
 from panels.monitor.monitor_state import WatchedRun, config_text
@@ -122,20 +122,10 @@ class RunsList(QWidget):
 
 
 def with_live_records(summary: RunSummary, run: WatchedRun) -> RunSummary:
-    """The listing's line with the newest loss and step of the live records.
-
-    The listing's state is the truth (it checks liveness), unless an ending
-    arrived in the events since.
-    """
-    loss = run.metrics.latest("train", "loss")
-    status = run.status if summary.status == "running" and run.status in ENDED else summary.status
-    return dataclasses.replace(
-        summary,
-        status=status,
-        last_loss=loss if loss is not None else summary.last_loss,
-        last_step=run.metrics.last_step if run.metrics.last_step is not None
-        else summary.last_step,
-    )
+    """The listing's line with the newest loss and step of the live records
+    (the rule is :func:`backends.launch.with_news`)."""
+    return with_news(summary, run.status, run.metrics.latest("train", "loss"),
+                     run.metrics.last_step)
 
 
 def opened_run_line(path: Path) -> RunSummary:

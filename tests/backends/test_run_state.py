@@ -104,3 +104,18 @@ def test_every_value_in_a_printed_command_or_script_is_quoted(tmp_path):
 def test_no_room_on_the_runs_disk_is_named_disk_full(tmp_path):
     with pytest.raises(RunDirError, match="disk full"):
         check_free_space(tmp_path, need=2**62)
+
+
+def test_a_listed_line_takes_the_ending_and_newest_numbers_a_follower_read_since():
+    from pathlib import Path
+
+    from backends.launch import with_news
+    from backends.runs import RunSummary
+
+    listed = RunSummary("r", Path("r"), "running", 1.0, last_step=10, last_loss=2.0)
+    assert with_news(listed, "failed", 1.5, 12).status == "failed"
+    assert (with_news(listed, "running", 1.5, 12).last_loss, with_news(listed, "running", 1.5, 12)
+            .last_step) == (1.5, 12)
+    # The listing checked liveness: events alone never revive a run it found lost.
+    lost = RunSummary("r", Path("r"), "lost", 1.0, last_step=10, last_loss=2.0)
+    assert with_news(lost, "running", None, None) == lost
