@@ -63,6 +63,7 @@ from backends.launch.service import (
     prepare,
     read_run_config,
     resume,
+    run_checkpoints,
     start_prepared,
 )
 from backends.launch.state import STATES, RunState, list_runs, run_state, summary_for, with_news
@@ -73,6 +74,6 @@ __all__ = [
     "build_slurm_script", "config_from_dict", "describe_failures", "export_commands", "exposure_note", "free_port", "is_alive", "is_live",
     "kill", "launch", "list_checkpoints", "list_runs", "live_pids", "log_tail", "name_taken", "next_free_name",
     "prepare", "preview_script", "preview_train", "read_run_config", "read_run_info", "register_worker", "remove_interrupted_checkpoints", "resume",
-    "run_state", "shell_line", "start", "start_prepared", "stop", "summary_for",
+    "run_checkpoints", "run_state", "shell_line", "start", "start_prepared", "stop", "summary_for",
     "torchrun_log_dir", "wait", "with_news", "worker_env",
 ]

@@ -63,6 +63,17 @@ class CheckpointInfo:
     path: Path
     saved: float  # when it was written (seconds since the epoch)
     size_bytes: int
+    host: str | None = None  # the remote host it is on (``path`` is there); None: here
+
+
+def run_checkpoints(run: RunDir) -> list[CheckpointInfo]:
+    """Every checkpoint of a run wherever it is: here, or for a remote run on its host (asked
+    over SSH; those already fetched are listed with their folder here)."""
+    if is_remote(run):
+        from backends.remote.launch import host_checkpoints
+
+        return host_checkpoints(run)
+    return list_checkpoints(run)
 
 
 # ---------------------------------------------------------------- checkpoints

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.launch.errors import LaunchError
+from backends.launch.service import CheckpointInfo
 from backends.remote.hosts import Host
 from backends.remote.record import read_remote, write_remote
 from backends.remote.ssh import Result, Session, SSHError, quote
@@ -241,6 +242,21 @@ def remote_checkpoints(run: RunDir) -> list[dict[str, Any]]:
     except SSHError as exc:
         raise LaunchError(str(exc)) from exc
     return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
+
+
+def host_checkpoints(run: RunDir) -> list[CheckpointInfo]:
+    """A remote run's checkpoints as the launch service lists them: those fetched here with
+    their folder here, the others with their folder on the host and the host's name."""
+    host = host_of(run).name
+    found = []
+    for c in remote_checkpoints(run):
+        there = Path(str(c.get("path")))
+        here = run.checkpoints_dir / there.name
+        saved, size = float(c.get("saved") or 0.0), int(c.get("size_bytes") or 0)
+        fetched = (here / "meta.json").is_file()
+        found.append(CheckpointInfo(int(c["step"]), here if fetched else there, saved, size,
+                                    None if fetched else host))
+    return sorted(found, key=lambda info: info.step)
 
 
 def fetch_checkpoint(run: RunDir, step: int | str) -> Any:

@@ -139,6 +139,7 @@ class MonitorPanel(QWidget):
         self.tabs.memory_tab.sig_field_changed.connect(self._on_field_changed)
         self.tabs.fields_tab.sig_field_changed.connect(self.tabs.invalidate)
         self.tabs.checkpoints.sig_resume.connect(self.actions.resume)
+        self.tabs.checkpoints.sig_open.connect(self._open_checkpoint)
         self.tabs.currentChanged.connect(lambda _index: self.redraw())
         self.tabs.currentChanged.connect(lambda _index: self._refresh_scaling())
         self.sample_preview = SamplePreview()
@@ -474,6 +475,11 @@ class MonitorPanel(QWidget):
 
     # ------------------------------------------------------------ lifetime
 
+    def _open_checkpoint(self, folder: Path) -> None:
+        """Hand a checkpoint to the panels that load one; each checks whether it fits."""
+        self.context.show_status(f"Opened checkpoint {folder}")
+        self.context.events.sig_checkpoint_opened.emit(Path(folder))
+
     def shutdown(self) -> None:
         """Stop timers, the watcher thread and the workers; runs keep running."""
         if self.state.closed:
@@ -487,3 +493,4 @@ class MonitorPanel(QWidget):
                       self._action_tasks, self._plan_tasks, self._scaling_tasks):
             tasks.shutdown()
         self.zoom_detail.shutdown()
+        self.checkpoints.shutdown()

@@ -74,5 +74,25 @@ def test_remote_run_in_the_monitor_is_mirrored_and_marked_with_its_host(qtbot, r
         qtbot.waitUntil(lambda: panel.status_of(run.path) == "finished", timeout=30000)
         remote = Path(read_remote(run)["remote_run_dir"])
         assert run.metrics_path(0).read_bytes() == (remote / "metrics" / "rank_0.jsonl").read_bytes()
+
+        # The Checkpoints tab asks the host: the final checkpoint is listed "on lab", and
+        # Open fetches it here and hands the local folder to the panels that load checkpoints.
+        view, opened = panel.checkpoints, []
+        context.events.sig_checkpoint_opened.connect(opened.append)
+        view.refresh()
+        qtbot.waitUntil(lambda: view.run_path == run.path and bool(view.checkpoints), timeout=60000)
+        column = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]
+        last = view.table.rowCount() - 1
+        assert view.table.item(last, column.index("Where")).text() == "on lab"
+        assert not list(run.checkpoints_dir.glob("step_*"))  # nothing fetched before asked
+        view.open_button.click()
+        qtbot.waitUntil(lambda: bool(opened), timeout=60000)
+        assert opened[0].parent == run.checkpoints_dir and (opened[0] / "meta.json").is_file()
+        there = Path(str(view.checkpoints[last].path)) if view.checkpoints[last].host else None
+        qtbot.waitUntil(lambda: view.table.item(view.table.rowCount() - 1,
+                                                column.index("Where")).text() == "here",
+                        timeout=60000)
+        assert there is None or sorted(p.name for p in opened[0].rglob("*")) == sorted(
+            p.name for p in there.rglob("*"))
     finally:
         panel.shutdown()

@@ -164,19 +164,19 @@ def _sync(run_dir: Any) -> None:
 
 def _remote_checkpoints(run_dir: Any, args: argparse.Namespace) -> int:
     """A remote run's checkpoints on its host; those fetched here are marked."""
-    from backends.remote.launch import remote_checkpoints
+    from backends import launch
 
-    found = remote_checkpoints(run_dir)
-    for c in found:
-        c["here"] = (run_dir.checkpoints_dir / Path(str(c.get("path"))).name / "meta.json").is_file()
+    found = launch.run_checkpoints(run_dir)
     if args.json:
-        print(json.dumps(found, indent=2))
+        print(json.dumps([{"step": c.step, "path": str(c.path), "saved": c.saved,
+                           "size_bytes": c.size_bytes, "here": c.host is None} for c in found],
+                         indent=2))
         return 0
     if not found:
         print(f"{run_dir.name} has no checkpoint yet")
     for c in found:
-        print(f"step {c['step']:>8}  {_when(c.get('saved'))}  {c.get('size_bytes', 0) / 2**20:8.1f} MiB  "
-              f"{'here' if c['here'] else 'on the host: --fetch ' + str(c['step'])}")
+        print(f"step {c.step:>8}  {_when(c.saved)}  {c.size_bytes / 2**20:8.1f} MiB  "
+              f"{'here: ' + str(c.path) if c.host is None else 'on the host: --fetch ' + str(c.step)}")
     return 0
 
 
