@@ -199,7 +199,7 @@ def latent_shots(args, context, tmp, settle, save, LatentPanel) -> None:  # noqa
         if context.errors:
             raise SystemExit(context.errors[-1])
         studio._anchor_encoded()
-    studio.tabs.setCurrentIndex(0)
+    studio.show_tab("Path")
     studio.steps_spin.setValue(8)
     studio.render_strip()
     settle(lambda: studio.strip_images is not None or bool(context.errors))

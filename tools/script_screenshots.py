@@ -67,7 +67,7 @@ def main() -> None:
                            "--logdir", str(log), "--steps", "600", "--delay", "0.02"], env=env)
     wait(lambda: log.is_dir() and any(log.iterdir()), 120)
     window.context.events.sig_run_opened.emit(log)
-    monitor.tabs.setCurrentIndex(0)
+    monitor.tabs.setCurrentWidget(monitor.training_tab)
     wait(lambda: log in monitor.runs and (monitor.runs[log].metrics.last_step or 0) >= 320, 240)
     wait(lambda: monitor.sample_preview.is_image(), 10)
     wait(lambda: False, 1.0)
