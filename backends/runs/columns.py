@@ -283,9 +283,7 @@ class RankColumns:
         source = self._read_points(self._level_path(file, level - 1),
                                    first * per_block, (last - first) * per_block)
         blocks = source.reshape(last - first, per_block, _TRIPLET)
-        values = blocks[:, :, 2]
-        low, high = values.argmin(axis=1), values.argmax(axis=1)
-        order = np.stack([np.minimum(low, high), np.maximum(low, high)], axis=1)
+        order = _extreme_pairs(blocks[:, :, 2])
         picked = np.take_along_axis(blocks, order[:, :, None], axis=1).reshape(-1, _TRIPLET)
         with open(self._level_path(file, level), "ab") as f:
             f.write(np.ascontiguousarray(picked).tobytes())
@@ -343,7 +341,10 @@ class RankColumns:
                                                2 * (blocks - start)))
                 covered = blocks * BLOCK**level
         parts.append(self._read_points(self.folder / file, covered, points - covered))
-        return decimate(np.concatenate(parts) if len(parts) > 1 else parts[0], buckets)
+        # The first and last points always show: where the curve starts and where it is now.
+        ends = [self._read_points(self.folder / file, 0, 1), *parts,
+                self._read_points(self.folder / file, points - 1, 1)]
+        return decimate(_without_repeats(np.concatenate(ends)), buckets)
 
     def overviews(self, buckets: int = OVERVIEW_BUCKETS) -> Columns:
         """Every series' overview."""
@@ -406,20 +407,36 @@ def _bulk_table(kind: Any, keys: tuple[str, ...], group: list[Mapping[str, Any]]
     return table.reshape(len(group), 2 + len(fields))
 
 
+def _extreme_pairs(values: np.ndarray) -> np.ndarray:
+    """For each row of ``values``, the positions of its lowest and highest value, in order; a
+    constant row gives its first and last position (never one point twice: a repeated step
+    would read as a resume and break the curve)."""
+    low, high = values.argmin(axis=1), values.argmax(axis=1)
+    flat = low == high
+    first, last = np.minimum(low, high), np.maximum(low, high)
+    first[flat], last[flat] = 0, values.shape[1] - 1
+    return np.stack([first, last], axis=1)
+
+
+def _without_repeats(points: np.ndarray) -> np.ndarray:
+    """Drop a point that repeats the one before it exactly (where overview parts meet)."""
+    if points.shape[0] < 2:
+        return points
+    keep = np.r_[True, np.any(np.diff(points, axis=0) != 0, axis=1)]
+    return points[keep]
+
+
 def decimate(points: np.ndarray, buckets: int) -> Arrays:
-    """Min and max (by value) of each of ``buckets`` runs of points, in order, plus the last one."""
+    """Min and max (by value) of each of ``buckets`` runs of points, in order, plus the first and
+    the last point."""
     n = points.shape[0]
     if n <= 2 * buckets + 1:
         return points[:, 0].copy(), points[:, 1].copy(), points[:, 2].copy()
     size = -(-n // buckets)
     full = n // size
-    values = points[: full * size, 2].reshape(full, size)
-    base = np.arange(full) * size
-    low, high = base + values.argmin(axis=1), base + values.argmax(axis=1)
-    pairs = np.stack([np.minimum(low, high), np.maximum(low, high)], axis=1).ravel()  # in order
-    chosen = np.concatenate([pairs, np.arange(full * size, n)])
-    if chosen[-1] != n - 1:
-        chosen = np.append(chosen, n - 1)
+    base = (np.arange(full) * size)[:, None]
+    pairs = (base + _extreme_pairs(points[: full * size, 2].reshape(full, size))).ravel()
+    chosen = np.unique(np.concatenate([[0], pairs, np.arange(full * size, n), [n - 1]]))
     picked = points[chosen]
     return picked[:, 0].copy(), picked[:, 1].copy(), picked[:, 2].copy()
 

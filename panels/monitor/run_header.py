@@ -58,6 +58,7 @@ class RunHeader(QWidget):
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setTextVisible(True)
         self.progress_bar.setFormat("")
+        self.progress_bar.hide()  # an empty bar says nothing: it shows with a run
         self.eta_label = QLabel("")
         self.eta_label.setObjectName("run_eta")
         line = QHBoxLayout()
@@ -80,6 +81,7 @@ class RunHeader(QWidget):
         self.title_label.setText(NO_RUN_TITLE)
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("")
+        self.progress_bar.hide()
         self.eta_label.setText("")
 
     def show_run(self, run: WatchedRun, status: str, more: int, reason: str | None,
@@ -94,6 +96,7 @@ class RunHeader(QWidget):
             + (f"<br><span style='color: gray;'>{html.escape(reason)}</span>" if reason else "")
         )
         progress = run_progress(run)
+        self.progress_bar.show()
         if progress is None:
             self.progress_bar.setValue(0)
             self.progress_bar.setFormat("no steps yet")

@@ -193,3 +193,23 @@ def test_a_zoomed_range_is_read_at_full_resolution(tmp_path):
     assert steps.tolist() == list(range(5000, 5021)) and np.allclose(values, 1.0 / steps)
     wide = read_detail(run, 0, "train", "loss", 1, 20_000, buckets=100)
     assert len(wide[0]) <= 201 and wide[0][-1] == 20_000
+
+
+def test_an_overview_starts_and_ends_where_the_series_does_and_a_flat_series_stays_one_line(tmp_path):
+    """A series of exactly 64**2 * 3 points (no raw tail after the levels) still ends at its last
+    step; a constant series (a fixed learning rate) never repeats a step, which would read as a
+    resume and break the curve into dots."""
+    run = create_run(tmp_path, "flat", {"model": "gpt"})
+    n = 3 * BLOCK * BLOCK
+    columns = RankColumns(run, 0)
+    assert columns.try_lock()
+    columns.append([{"t": float(i), "step": i, "kind": "train", "lr": 3e-4, "loss": 1.0 + (i % 7)}
+                    for i in range(1, n + 1)], offset=0)
+    columns.unlock()
+    for name in ("lr", "loss"):
+        steps, _t, values = RankColumns(run, 0).overview("train", name, buckets=64)
+        assert steps[0] == 1 and steps[-1] == n
+        assert np.all(np.diff(steps) > 0)
+    assert set(RankColumns(run, 0).overview("train", "lr", buckets=64)[2]) == {3e-4}
+    steps, _t, values = decimate(np.stack([np.arange(1000.0)] * 2 + [np.full(1000, 2.0)], axis=1), 10)
+    assert steps[0] == 0 and steps[-1] == 999 and np.all(np.diff(steps) > 0)
