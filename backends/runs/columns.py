@@ -7,12 +7,12 @@ own :class:`~backends.runs.MetricsWriter` as it logs (a second after each
 record at most), or built once by a reader for a run nobody writes (one made
 by an older version, or whose rank died between two flushes)::
 
-    index.json     offset (bytes of rank_<r>.jsonl covered), records, last step,
-                   series: [kind, field, file, points]
+    index.json     offset (bytes of rank_<r>.jsonl covered), records, last step, the
+                   levels' block size, series: [kind, field, file, points]
     s0003.f8       float64 triplets (step, time, value), in file order
-    s0003.L1.f8    level 1: per block of 64 points, its lowest and highest point
-    s0003.L2.f8    level 2: the same per block of 64 level-1 blocks (4,096 points)
-    s0003.L3.f8    level 3: per 262,144 points
+    s0003.L1.f8    level 1: per block of 32 points, its lowest and highest point
+    s0003.L2.f8    level 2: the same per block of 32 level-1 blocks (1,024 points)
+    s0003.L3.f8    level 3: per 32,768 points; L4: per 1,048,576
     .lock          flock held by whoever appends (the writer while its rank runs)
 
 Data is written before the index, and the index is replaced atomically, so a
@@ -47,8 +47,12 @@ LOCK = ".lock"
 # Runs whose metrics files together exceed this open from columns (smaller ones are read whole).
 LARGE_RUN_BYTES = 32 * 1024 * 1024
 OVERVIEW_BUCKETS = 2048
-BLOCK = 64  # points per level-1 block; each level's block is 64 of the level below
-LEVELS = 3
+BLOCK = 32  # points per level-1 block; each level's block is 32 of the level below
+LEVELS = 4
+# An overview reads the coarsest level with at least this share of the buckets as blocks: every
+# block's lowest and highest point are drawn, so a quarter of a plot's width still shows the
+# curve's envelope, and a zoom reads every point anyway.
+MIN_BLOCKS_PER_BUCKET = 1 / 8
 _PARSE_SLICE = 16 * 1024 * 1024
 _TRIPLET = 3
 _TRIPLET_BYTES = _TRIPLET * 8
@@ -73,7 +77,7 @@ def is_large(run: RunDir) -> bool:
 
 
 def _empty_index() -> dict[str, Any]:
-    return {"offset": 0, "records": 0, "series": [], "last_step": None}
+    return {"offset": 0, "records": 0, "series": [], "last_step": None, "block": BLOCK}
 
 
 def _level_points(points: int, level: int) -> int:
@@ -139,6 +143,11 @@ class RankColumns:
             for stale in self.folder.glob("*.f8"):
                 stale.unlink()
             return
+        remade = self.index.get("block") != BLOCK
+        if remade:  # levels of another block size (or none): made again below
+            for stale in self.folder.glob("*.L*.f8"):
+                stale.unlink()
+            self.index["block"] = BLOCK
         for _kind, _name, file, points in self.index["series"]:
             self._cut(self.folder / file, points)
             for level in range(1, LEVELS + 1):
@@ -149,6 +158,8 @@ class RankColumns:
                     self._extend_level(file, level, 0, points)
                 else:
                     self._cut(path, want)
+        if remade:
+            self._save_index()  # readers use the levels from now on
 
     @staticmethod
     def _cut(path: Path, points: int) -> None:
@@ -329,8 +340,9 @@ class RankColumns:
             return decimate(np.empty((0, _TRIPLET)), buckets)
         file, points = entry[2], int(entry[3])
         coarsest = 0
-        for level in range(1, LEVELS + 1):
-            if points // BLOCK**level >= max(1, buckets // 2):
+        levels = LEVELS if self.index.get("block") == BLOCK else 0  # else: not yet remade
+        for level in range(1, levels + 1):
+            if points // BLOCK**level >= max(1, int(buckets * MIN_BLOCKS_PER_BUCKET)):
                 coarsest = level
         parts, covered = [], 0
         for level in range(coarsest, 0, -1):  # full blocks from the coarsest level down

@@ -159,9 +159,9 @@ def test_records_a_dead_writer_never_flushed_are_caught_up_by_the_next_reader(tm
 
 def test_levels_keep_every_spike_and_an_old_index_without_levels_gets_them(tmp_path):
     run = create_run(tmp_path, "long", {"model": "gpt"})
-    n = 70 * BLOCK * BLOCK + 17  # three levels' worth of blocks and a ragged end
+    n = 3 * BLOCK**3 + 17  # three levels' worth of blocks and a ragged end
     values = np.sin(np.arange(n) / 900.0)
-    values[123_456] = 40.0
+    values[12_345] = 40.0
     values[n - 5] = -40.0
     columns = RankColumns(run, 0)
     assert columns.try_lock()
