@@ -25,7 +25,7 @@ from PySide6.QtCore import QObject, Signal
 
 from backends.run_sources import open_reader
 from backends.runs import RunDir, RunReader
-from backends.runs.columns import ColumnReader, is_large
+from backends.runs.column_reader import ColumnReader, is_large
 
 
 class RunWatcher(QObject):

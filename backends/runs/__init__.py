@@ -20,7 +20,10 @@ The rooms: :mod:`~backends.runs.folder` (layout, names, config, free space),
 :mod:`~backends.runs.records` (appending and tailing JSON Lines),
 :mod:`~backends.runs.writer` (a rank's metrics writer),
 :mod:`~backends.runs.schema` (what a metric record holds),
-:mod:`~backends.runs.columns` (binary columns for large runs) and
+:mod:`~backends.runs.columns` (binary columns with min/max levels;
+:mod:`~backends.runs.column_blocks` turns records into them,
+:mod:`~backends.runs.decimation` reduces a series for a plot,
+:mod:`~backends.runs.column_reader` follows a large run through them) and
 :mod:`~backends.runs.listing` (the runs list). This package's namespace is the
 public surface the rest of the workbench imports.
 """

@@ -31,21 +31,19 @@ import fcntl
 import json
 import os
 from collections.abc import Iterable, Mapping
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from backends.runs.column_blocks import to_blocks
+from backends.runs.decimation import Arrays, decimate, extreme_pairs, without_repeats
 from backends.runs.folder import RunDir
-from backends.runs.records import JsonlTail, RunUpdate
-from backends.runs.schema import RECORD_KEYS, is_number, measured_values
+from backends.runs.records import JsonlTail
 
 COLUMNS_DIR = ".columns"
 INDEX = "index.json"
 LOCK = ".lock"
-# Runs whose metrics files together exceed this open from columns (smaller ones are read whole).
-LARGE_RUN_BYTES = 32 * 1024 * 1024
 OVERVIEW_BUCKETS = 2048
 BLOCK = 32  # points per level-1 block; each level's block is 32 of the level below
 LEVELS = 4
@@ -58,22 +56,6 @@ _TRIPLET = 3
 _TRIPLET_BYTES = _TRIPLET * 8
 
 Columns = dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]]
-Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
-def metrics_bytes(run: RunDir) -> int:
-    """The size of every rank's JSON Lines file together."""
-    total = 0
-    for path in run.metrics_files().values():
-        try:
-            total += path.stat().st_size
-        except OSError:
-            pass
-    return total
-
-
-def is_large(run: RunDir) -> bool:
-    return metrics_bytes(run) > LARGE_RUN_BYTES
 
 
 def _empty_index() -> dict[str, Any]:
@@ -267,7 +249,7 @@ class RankColumns:
         """Add parsed records, which end at byte ``offset`` of the rank's file (lock held)."""
         if not self.locked:
             raise RuntimeError("metric columns are appended only by the lock holder")
-        blocks, count, last_step = _to_blocks(records, self.last_step)
+        blocks, count, last_step = to_blocks(records, self.last_step)
         for (kind, name), block in blocks.items():
             entry = self._entry(kind, name)
             if entry is None:
@@ -294,7 +276,7 @@ class RankColumns:
         source = self._read_points(self._level_path(file, level - 1),
                                    first * per_block, (last - first) * per_block)
         blocks = source.reshape(last - first, per_block, _TRIPLET)
-        order = _extreme_pairs(blocks[:, :, 2])
+        order = extreme_pairs(blocks[:, :, 2])
         picked = np.take_along_axis(blocks, order[:, :, None], axis=1).reshape(-1, _TRIPLET)
         with open(self._level_path(file, level), "ab") as f:
             f.write(np.ascontiguousarray(picked).tobytes())
@@ -356,173 +338,11 @@ class RankColumns:
         # The first and last points always show: where the curve starts and where it is now.
         ends = [self._read_points(self.folder / file, 0, 1), *parts,
                 self._read_points(self.folder / file, points - 1, 1)]
-        return decimate(_without_repeats(np.concatenate(ends)), buckets)
+        return decimate(without_repeats(np.concatenate(ends)), buckets)
 
     def overviews(self, buckets: int = OVERVIEW_BUCKETS) -> Columns:
         """Every series' overview."""
         return {key: self.overview(*key, buckets=buckets) for key in self.series()}
-
-
-def _to_blocks(records: Iterable[Mapping[str, Any]], last_step: int | None
-               ) -> tuple[dict[tuple[str, str], np.ndarray], int, int | None]:
-    """Records as one (points, 3) float64 block per series, step-ordered; the count of records
-    with a step and a time, and the highest step of a non-memory record."""
-    columns: dict[tuple[str, str], list[np.ndarray]] = {}
-    count = 0
-    groups: dict[tuple[Any, tuple[str, ...]], list[Mapping[str, Any]]] = {}
-    for record in records:  # records of one shape are converted in bulk
-        groups.setdefault((record.get("kind", "train"), tuple(record)), []).append(record)
-    slow: list[Mapping[str, Any]] = []
-    for (kind, keys), group in groups.items():
-        table = _bulk_table(kind, keys, group)
-        if table is None:
-            slow.extend(group)
-            continue
-        fields = [k for k in keys if k not in RECORD_KEYS]
-        count += len(group)
-        for j, name in enumerate(fields):
-            columns.setdefault((str(kind), name), []).append(table[:, [0, 1, 2 + j]])
-        top = int(table[:, 0].max())
-        last_step = top if last_step is None else max(last_step, top)
-    for record in slow:
-        step, t = record.get("step"), record.get("t")
-        if not is_number(step) or not is_number(t):
-            continue
-        kind = str(record.get("kind", "train"))
-        count += 1
-        for name, value in measured_values(kind, record):
-            columns.setdefault((kind, name), []).append(np.array([[step, t, value]], dtype=np.float64))
-        if kind != "memory" and (last_step is None or step > last_step):
-            last_step = int(step)
-    blocks = {}
-    for key, parts in columns.items():
-        block = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        if block.shape[0] > 1 and np.any(np.diff(block[:, 0]) < 0):  # groups interleave: step order
-            block = block[np.argsort(block[:, 0], kind="stable")]
-        blocks[key] = block
-    return blocks, count, last_step
-
-
-def _bulk_table(kind: Any, keys: tuple[str, ...], group: list[Mapping[str, Any]]
-                ) -> np.ndarray | None:
-    """Records of one shape as a (records, 2 + fields) table: step, time, then each field;
-    None when they need the record-by-record path (memory records, missing or odd values)."""
-    fields = [k for k in keys if k not in RECORD_KEYS]
-    first = group[0]
-    if (kind == "memory" or "step" not in keys or "t" not in keys
-            or not all(is_number(first[k]) for k in ("step", "t", *fields))):
-        return None
-    try:
-        table = np.array(list(map(itemgetter("step", "t", *fields), group)), dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    return table.reshape(len(group), 2 + len(fields))
-
-
-def _extreme_pairs(values: np.ndarray) -> np.ndarray:
-    """For each row of ``values``, the positions of its lowest and highest value, in order; a
-    constant row gives its first and last position (never one point twice: a repeated step
-    would read as a resume and break the curve)."""
-    low, high = values.argmin(axis=1), values.argmax(axis=1)
-    flat = low == high
-    first, last = np.minimum(low, high), np.maximum(low, high)
-    first[flat], last[flat] = 0, values.shape[1] - 1
-    return np.stack([first, last], axis=1)
-
-
-def _without_repeats(points: np.ndarray) -> np.ndarray:
-    """Drop a point that repeats the one before it exactly (where overview parts meet)."""
-    if points.shape[0] < 2:
-        return points
-    keep = np.r_[True, np.any(np.diff(points, axis=0) != 0, axis=1)]
-    return points[keep]
-
-
-def decimate(points: np.ndarray, buckets: int) -> Arrays:
-    """Min and max (by value) of each of ``buckets`` runs of points, in order, plus the first and
-    the last point."""
-    n = points.shape[0]
-    if n <= 2 * buckets + 1:
-        return points[:, 0].copy(), points[:, 1].copy(), points[:, 2].copy()
-    size = -(-n // buckets)
-    full = n // size
-    base = (np.arange(full) * size)[:, None]
-    pairs = (base + _extreme_pairs(points[: full * size, 2].reshape(full, size))).ravel()
-    chosen = np.unique(np.concatenate([[0], pairs, np.arange(full * size, n), [n - 1]]))
-    picked = points[chosen]
-    return picked[:, 0].copy(), picked[:, 1].copy(), picked[:, 2].copy()
-
-
-class ColumnReader:
-    """Follows a large run: its history as overviews once, then the records appended after it.
-
-    The columns are read without a lock; while a rank's writer runs it keeps
-    them current. For a rank nobody writes, the reader appends what it reads
-    (so the next opening is quick too), taking the lock for each append only.
-    """
-
-    def __init__(self, run: RunDir, buckets: int = OVERVIEW_BUCKETS) -> None:
-        self.run = run
-        self.buckets = buckets
-        self._events = JsonlTail(run.events_path)
-        self._ranks: dict[int, RankColumns] = {}
-        self._tails: dict[int, JsonlTail] = {}
-        (run.metrics_dir / COLUMNS_DIR).mkdir(parents=True, exist_ok=True)  # OSError: read-only
-
-    def poll(self) -> tuple[RunUpdate, dict[int, tuple[Columns, int, int | None]]]:
-        """New events and records; for ranks seen for the first time, (overviews, records, last step)."""
-        update = RunUpdate(events=self._events.read_new())
-        history: dict[int, tuple[Columns, int, int | None]] = {}
-        for rank in self.run.metrics_files():
-            columns = self._ranks.get(rank)
-            if columns is None:
-                history[rank] = self._open_rank(rank)
-                continue
-            tail = self._tails[rank]
-            start = tail.offset
-            records = tail.read_new()
-            if records:
-                update.metrics[rank] = records
-                self._keep_current(columns, records, start, tail.offset)
-        tails = [self._events, *self._tails.values()]
-        update.problems = [p for tail in tails for p in tail.bad_lines]
-        for tail in tails:
-            tail.bad_lines.clear()
-        return update, history
-
-    def _open_rank(self, rank: int) -> tuple[Columns, int, int | None]:
-        columns = self._ranks[rank] = RankColumns(self.run, rank)
-        if columns.try_lock():  # nobody writes this rank: catch its columns up first
-            try:
-                columns.update(collect=False)
-            finally:
-                columns.unlock()
-        self._tails[rank] = JsonlTail(self.run.metrics_path(rank), offset=columns.offset)
-        return columns.overviews(self.buckets), columns.records, columns.last_step
-
-    @staticmethod
-    def _keep_current(columns: RankColumns, records: list[dict[str, Any]], start: int,
-                      end: int) -> None:
-        if not columns.try_lock():
-            return  # the rank's writer keeps them current
-        try:
-            if columns.offset == start:
-                columns.append(records, end)
-            elif columns.offset < end:
-                columns.update(collect=False)
-        finally:
-            columns.unlock()
-
-    def rank_columns(self, rank: int) -> RankColumns | None:
-        return self._ranks.get(rank)
-
-
-def read_detail(run: RunDir, rank: int, kind: str, name: str, first_step: float,
-                last_step: float, buckets: int = OVERVIEW_BUCKETS) -> Arrays:
-    """A series between two steps for a zoomed-in plot: every point when they are few, else
-    the lowest and highest of each of ``buckets`` runs of them (still every spike)."""
-    steps, times, values = RankColumns(run, rank).read(kind, name, first_step, last_step)
-    return decimate(np.stack([steps, times, values], axis=1), buckets)
 
 
 def columns_path(run: RunDir) -> Path:

@@ -22,7 +22,7 @@ from workbench.tasks import TaskRunner
 def read_details(requests: list[DetailRequest]) -> dict[str, CurveDetail]:
     """Runs on a worker: each curve's points between its steps, at most about its buckets."""
     from backends.runs import RunDir
-    from backends.runs.columns import read_detail
+    from backends.runs.column_reader import read_detail
 
     details = {}
     for key, source, first, last, buckets in requests:

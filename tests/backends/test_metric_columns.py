@@ -9,7 +9,9 @@ import numpy as np
 
 from backends.monitor_data import RunMetrics
 from backends.runs import MetricsWriter, create_run
-from backends.runs.columns import BLOCK, ColumnReader, RankColumns, decimate, read_detail
+from backends.runs.column_reader import ColumnReader, read_detail
+from backends.runs.columns import BLOCK, RankColumns
+from backends.runs.decimation import decimate
 
 
 def _write(run, rank, steps, start=1, torn=False):

@@ -11,9 +11,9 @@ STEPS = 20_000
 
 
 def _large_run(runs_dir, monkeypatch):
-    import backends.runs.columns as columns
+    import backends.runs.column_reader as column_reader
 
-    monkeypatch.setattr(columns, "LARGE_RUN_BYTES", 64 * 1024)  # this run counts as large
+    monkeypatch.setattr(column_reader, "LARGE_RUN_BYTES", 64 * 1024)  # this run counts as large
     run = create_run(runs_dir, "big", {"model": "gpt", "steps": STEPS})
     record_event(run, "started", step=0)
     with MetricsWriter(run, 0) as writer:
