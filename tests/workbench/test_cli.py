@@ -83,3 +83,21 @@ def test_screenshot_leaves_the_users_settings_as_they_were(tmp_path):
                            "--runs-dir", str(tmp_path / "runs"), env=env)
     assert result.returncode == 0, result.stderr
     assert settings.read_bytes() == before
+
+
+def test_the_resume_line_says_what_a_resume_starts_from_and_where(tmp_path):
+    """A script run picks its own checkpoint: its resume never reads "step None"; a remote run
+    names its host."""
+    from types import SimpleNamespace
+
+    from backends.remote.record import write_remote
+    from backends.runs import create_run
+    from workbench.commands.train import _resume_line
+
+    run = create_run(tmp_path, "mine", {"source": "script", "script": "train.py"})
+    line = _resume_line(SimpleNamespace(run=run, resumed_from=None))
+    assert "None" not in line and "relaunching" in line and "checkpoint it keeps" in line
+    assert _resume_line(SimpleNamespace(run=run, resumed_from=120)).endswith("step 120")
+    write_remote(run, host="gpu1", remote_run_dir="/srv/runs/mine")
+    assert " on gpu1 from the checkpoint of step 120" in _resume_line(
+        SimpleNamespace(run=run, resumed_from=120))

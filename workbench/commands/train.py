@@ -172,8 +172,7 @@ def run(args: argparse.Namespace) -> int:
             info = launch.resume(_run_folder(args.config, runs_dir),
                                  checkpoint=args.from_checkpoint,
                                  overrides=_scaled_overrides(args.overrides))
-            print(f"resuming {info.run.path} from the checkpoint of step {info.resumed_from}",
-                  file=sys.stderr)
+            print(_resume_line(info), file=sys.stderr)
         else:
             if args.from_checkpoint is not None:
                 raise CommandError("--from-checkpoint needs --resume and a run to resume")
@@ -193,7 +192,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     show_progress = not args.json and sys.stderr.isatty()
     if not args.json:
-        print(f"training in {info.run.path}; Ctrl-C stops it (a checkpoint is kept)", file=sys.stderr)
+        where = _host_note(info.run)
+        place = f"{where}, mirrored into" if where else " in"
+        print(f"training{place} {info.run.path}; Ctrl-C stops it (a checkpoint is kept)",
+              file=sys.stderr)
     try:
         status = _wait(info, show_progress)
     except KeyboardInterrupt:
@@ -210,6 +212,23 @@ def run(args: argparse.Namespace) -> int:
         if status == "failed" or status in ("killed", "lost"):
             print(f"{status}: {summary['reason']}", file=sys.stderr)
     return 0 if status in ("finished", "stopped") else 1
+
+
+def _host_note(run: Any) -> str:
+    """" on HOST" for a run that trains on a remote host (its folder here is the mirror)."""
+    from backends.remote.record import read_remote
+
+    remote = read_remote(run)
+    return f" on {remote.get('host', '?')}" if remote else ""
+
+
+def _resume_line(info: Any) -> str:
+    """What a resume starts from; a script run picks its own checkpoint, so it is relaunched."""
+    where = _host_note(info.run)
+    if info.resumed_from is None:
+        return (f"relaunching {info.run.path}{where}: the script resumes from whatever "
+                "checkpoint it keeps")
+    return f"resuming {info.run.path}{where} from the checkpoint of step {info.resumed_from}"
 
 
 def _run_remote(config: Any, runs_dir: Path, args: argparse.Namespace) -> int:
