@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from backends.evaluate.analysis import Analysis
 from backends.evaluate.scores import CalibrationCurves
-from panels.evaluation.style import group_color, make_plot, set_title
+from panels.evaluation.style import NOTHING_YET, group_color, make_plot, set_hint, set_title
 
 # Bins of a handful of rows say nothing but draw the eye: they are left out.
 MIN_CALIBRATION_ROWS = 10
@@ -59,6 +59,10 @@ class CalibrationView(QWidget):
         self._analysis = analysis
         previous = self.model_combo.currentText()
         calibrations = self._calibrations(analysis)
+        set_hint(self.calibration_plot, None if any(c is not None for c in calibrations) else (
+            NOTHING_YET if analysis is None else
+            "No calibration: these predictions are labels only; load scores (or a demo) to see "
+            "how predicted probabilities match outcomes."))
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
         if analysis is not None:

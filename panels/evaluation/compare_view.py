@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 from backends.evaluate.analysis import Analysis
 from backends.evaluate.paired import PairedTest, compare_models, metric_choices
 from panels.evaluation.bootstrap_box import BootstrapBox
-from panels.evaluation.style import make_plot, set_title
+from panels.evaluation.style import make_plot, set_hint, set_title
 
 
 def p_text(p: float, resamples: int) -> str:
@@ -112,6 +112,9 @@ class CompareView(QWidget):
                 "Only one model: choose model B's column (or use a demo) to compare two models on the same rows."
             )
         self.compare_hist.setOpts(x=[], height=[])
+        set_hint(self.compare_plot, "Choose a metric and press the paired test's button: the "
+                 "distribution of A − B over resampled rows appears here." if two else
+                 "The paired test needs two models: choose model B's column, or load a demo.")
         for line in self._lines():
             line.hide()
 
@@ -139,6 +142,7 @@ class CompareView(QWidget):
 
     def _show_result(self, result: PairedTest) -> None:
         self.compare_button.setEnabled(True)
+        set_hint(self.compare_plot, None)
         values = result.distribution[np.isfinite(result.distribution)]
         if values.size:
             bins = min(60, max(10, int(np.sqrt(values.size))))

@@ -24,6 +24,7 @@ from panels.evaluation.style import (
     clear_whiskers,
     group_color,
     make_plot,
+    set_hint,
     set_title,
 )
 
@@ -109,6 +110,7 @@ class GroupsView(QWidget):
     def show_analysis(self, analysis: Analysis) -> None:
         """Offer the analysis's models and groups, and draw everything for model A."""
         self.analysis = analysis
+        set_hint(self.group_plot, None)
         report = analysis.report
         self.model_combo.blockSignals(True)
         self.model_combo.clear()

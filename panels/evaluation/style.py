@@ -66,9 +66,34 @@ def frame_plot(plot: pg.PlotWidget, title: str, left: str, bottom: str = "") -> 
     return plot
 
 
+# What a plot says before there is anything to draw, in place of bare axes.
+NOTHING_YET = ("Nothing evaluated yet: load the COMPAS demo, a CSV of predictions or a classifier "
+               "checkpoint above, then press Evaluate.")
+
+
 def make_plot(title: str, left: str, bottom: str = "") -> pg.PlotWidget:
-    """A white plot with the views' frame."""
-    return frame_plot(pg.PlotWidget(background="w"), title, left, bottom)
+    """A white plot with the views' frame, saying what to do until it has data."""
+    plot = frame_plot(pg.PlotWidget(background="w"), title, left, bottom)
+    hint = pg.TextItem(NOTHING_YET, anchor=(0.5, 0.5), color="#555")
+    hint.setTextWidth(320)
+    hint.setParentItem(plot.plotItem.vb)
+    plot.plotItem.vb.sigResized.connect(
+        lambda vb: hint.setPos(vb.boundingRect().center()))
+    plot.empty_hint = hint
+    set_hint(plot, NOTHING_YET)
+    return plot
+
+
+def set_hint(plot: pg.PlotWidget, text: str | None) -> None:
+    """Say ``text`` in place of the axes (None: the plot has data; its axes show)."""
+    hint: pg.TextItem = plot.empty_hint
+    if text is not None:
+        hint.setText(text)
+        hint.setPos(plot.plotItem.vb.boundingRect().center())
+    hint.setVisible(text is not None)
+    for axis in ("left", "bottom"):
+        plot.plotItem.showAxis(axis, text is None)
+    plot.plotItem.showGrid(x=False, y=text is None, alpha=0.3)
 
 
 def set_title(plot: pg.PlotWidget, title: str) -> None:

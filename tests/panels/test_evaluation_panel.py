@@ -258,3 +258,18 @@ def test_without_scores_the_calibration_tab_says_so_and_offers_no_model(panel, c
     assert view.selected_model() is None
     assert not view.calibration_items
     assert "needs scores" in view.calibration_label.text()
+
+
+def test_plots_say_what_to_do_until_there_is_something_to_draw(panel, qtbot):
+    """Before an evaluation the plots say how to get one instead of showing bare axes; once the
+    demo is evaluated the groups chart has its axes and no hint."""
+    plot = panel.groups_view.group_plot
+    assert plot.empty_hint.isVisible() and "load the COMPAS demo" in plot.empty_hint.toPlainText()
+    assert not plot.plotItem.getAxis("left").isVisible()
+    compare = panel.compare_view.compare_plot
+    assert compare.empty_hint.isVisible()
+    with qtbot.waitSignal(panel.sig_analysis_ready, timeout=120000):
+        panel.load_demo("compas")
+    assert not plot.empty_hint.isVisible() and plot.plotItem.getAxis("left").isVisible()
+    # Two models, no test run yet: the compare plot says how to run it.
+    assert compare.empty_hint.isVisible() and "paired test" in compare.empty_hint.toPlainText()
