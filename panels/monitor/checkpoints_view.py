@@ -47,6 +47,13 @@ def load_checkpoints(path: Path) -> tuple[Path, list[Any], str]:
     return run.path, launch.run_checkpoints(run), line
 
 
+def _is_remote(path: Path) -> bool:
+    from backends.remote.record import is_remote
+    from backends.runs import RunDir
+
+    return is_remote(RunDir(Path(path)))
+
+
 def local_checkpoint(path: Path, info: Any) -> Path:
     """The checkpoint's folder here, fetched from the run's host first when it is there."""
     if info.host is None:
@@ -83,6 +90,7 @@ class CheckpointsView(QWidget):
         self._tasks = tasks
         # Fetching has a slot of its own: the list's refreshes supersede each other, not a fetch.
         self._fetch_tasks = TaskRunner(self, "monitor-checkpoint-fetch")
+        self._stale = False  # a refresh was put off until the tab shows
         self._current = current
         self.checkpoints: list[Any] = []
         self.run_path: Path | None = None
@@ -117,11 +125,17 @@ class CheckpointsView(QWidget):
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
 
-    def refresh(self) -> None:
+    def refresh(self, when_shown: bool = False) -> None:
+        """List the current run's checkpoints. With ``when_shown`` (the Monitor's periodic
+        refresh), a remote run's list waits until the tab is shown: it costs a trip to the host."""
         path = self._current()
         if path is None:
             self._show(None, [], "Select a run to see its checkpoints.")
             return
+        if when_shown and not self.isVisible() and _is_remote(path):
+            self._stale = True
+            return
+        self._stale = False
         self._tasks.submit(load_checkpoints, path, on_done=lambda r: self._show(*r),
                            on_error=lambda exc, _d: self.state_label.setText(str(exc)),
                            supersede=True)
@@ -166,6 +180,11 @@ class CheckpointsView(QWidget):
             self.state_label.setText(f"fetching the checkpoint of step {info.step} from {info.host}…")
         self._fetch_tasks.submit(local_checkpoint, self.run_path, info, on_done=self._opened,
                            on_error=lambda exc, _d: self.state_label.setText(str(exc)))
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._stale:
+            self.refresh()
 
     def shutdown(self) -> None:
         self._fetch_tasks.shutdown()

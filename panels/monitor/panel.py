@@ -259,7 +259,7 @@ class MonitorPanel(QWidget):
         if not self.shown and running:
             self.select_runs([running[0].path])  # reattached: shown and offered to Stop
         self._prune_watched()
-        self.checkpoints.refresh()
+        self.checkpoints.refresh(when_shown=True)
         self.sig_runs_listed.emit()
 
     def selected_paths(self) -> list[Path]:
@@ -311,7 +311,7 @@ class MonitorPanel(QWidget):
         self.tabs.show_compare(self.state)
         self._update_header()
         self._update_sample()
-        self.checkpoints.refresh()
+        self.checkpoints.refresh(when_shown=True)
         self.redraw()
 
     def current_run_path(self) -> Path | None:
@@ -344,7 +344,7 @@ class MonitorPanel(QWidget):
         if path not in self.shown:
             return
         if any(e.get("kind") in ("checkpoint", *ENDED) for e in events):
-            self.checkpoints.refresh()
+            self.checkpoints.refresh(when_shown=True)
         restarted = any(e.get("kind") in ("started", "resumed") for e in events)
         if failures or restarted:
             self.header.show_failure(self.current_run())
