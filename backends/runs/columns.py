@@ -10,9 +10,9 @@ by an older version, or whose rank died between two flushes)::
     index.json     offset (bytes of rank_<r>.jsonl covered), records, last step, the
                    levels' block size, series: [kind, field, file, points]
     s0003.f8       float64 triplets (step, time, value), in file order
-    s0003.L1.f8    level 1: per block of 32 points, its lowest and highest point
-    s0003.L2.f8    level 2: the same per block of 32 level-1 blocks (1,024 points)
-    s0003.L3.f8    level 3: per 32,768 points; L4: per 1,048,576
+    s0003.L1.f8    level 1: per block of 16 points, its lowest and highest point
+    s0003.L2.f8    level 2: the same per block of 16 level-1 blocks (256 points)
+    s0003.L3.f8    level 3: per 4,096 points; L4: per 65,536; L5: per 1,048,576
     .lock          flock held by whoever appends (the writer while its rank runs)
 
 Data is written before the index, and the index is replaced atomically, so a
@@ -45,8 +45,8 @@ COLUMNS_DIR = ".columns"
 INDEX = "index.json"
 LOCK = ".lock"
 OVERVIEW_BUCKETS = 2048
-BLOCK = 32  # points per level-1 block; each level's block is 32 of the level below
-LEVELS = 4
+BLOCK = 16  # points per level-1 block; each level's block is 16 of the level below
+LEVELS = 5  # up to blocks of 16**5 = 1,048,576 points
 # An overview reads the coarsest level with at least this share of the buckets as blocks: every
 # block's lowest and highest point are drawn, so a quarter of a plot's width still shows the
 # curve's envelope, and a zoom reads every point anyway.

@@ -163,7 +163,7 @@ def test_levels_keep_every_spike_and_an_old_index_without_levels_gets_them(tmp_p
     run = create_run(tmp_path, "long", {"model": "gpt"})
     n = 3 * BLOCK**3 + 17  # three levels' worth of blocks and a ragged end
     values = np.sin(np.arange(n) / 900.0)
-    values[12_345] = 40.0
+    values[n // 3] = 40.0
     values[n - 5] = -40.0
     columns = RankColumns(run, 0)
     assert columns.try_lock()
