@@ -14,6 +14,8 @@ a fresh process so peak memory is its own:
   parses the JSON once), and again (from the columns that opening built);
 - tensorboard: ``EventAccumulator.Reload()`` of every rank's folder, keeping
   every scalar (``size_guidance`` 0), when ``tensorboard`` is importable;
+- writer: one rank's records through ``MetricsWriter`` with and without the
+  columns (what keeping them costs a training step);
 - runs list: ``--list-runs`` finished runs listed by the launch service, and
   by the Monitor's refresh (:mod:`backends.run_list_cache`);
 - follow: ``--ranks`` writer threads append a record every 0.1 s each for
@@ -179,6 +181,22 @@ def measure_follow(root: Path, ranks: int, seconds: float) -> dict:
             "records": int(lat.size), "writers": ranks}
 
 
+def measure_writer(root: Path, steps: int, fields: int) -> dict:
+    """What keeping the columns costs a rank: one rank's records written with and without them."""
+    from backends.runs import MetricsWriter, create_run
+
+    names = field_names(fields)
+    seconds = {}
+    for columns in (False, True):
+        run = create_run(root, f"writer-{columns}", {"model": "gpt"})
+        start = time.perf_counter()
+        with MetricsWriter(run, 0, columns=columns) as writer:
+            for step in range(1, steps + 1):
+                writer.write(step, "train", **{n: 1.0 / (step + i) for i, n in enumerate(names)})
+        seconds[columns] = time.perf_counter() - start
+    return {"plain_s": seconds[False], "columns_s": seconds[True], "records": steps}
+
+
 def measure_list(root: Path, count: int) -> dict:
     """The runs list with ``count`` runs: the launch service's, and the Monitor's cached one."""
     from backends import launch
@@ -262,6 +280,10 @@ def main() -> None:
                   f"{tb['seconds'] / first['seconds']:.1f}x on JSON Lines alone")
         else:
             print("no TensorBoard comparison (--no-tensorboard, or pip install tensorboard)")
+        cost = measure_writer(root / "writer", min(args.steps, 100_000), args.fields)
+        print(f"writer: {cost['records']} records of one rank in {cost['plain_s']:.2f} s as JSON Lines "
+              f"alone, {cost['columns_s']:.2f} s keeping the columns too "
+              f"({1e6 * (cost['columns_s'] - cost['plain_s']) / cost['records']:.1f} us a record)")
         listing = measure_list(root / "many", args.list_runs)
         print(f"runs list with {listing['runs']} runs: {listing['list_s']:.2f} s read whole, "
               f"{listing['cached_s']:.2f} s on the Monitor's refresh (unchanged runs not read again)")
