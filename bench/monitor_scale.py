@@ -280,16 +280,21 @@ def main() -> None:
                   f"{tb['seconds'] / first['seconds']:.1f}x on JSON Lines alone")
         else:
             print("no TensorBoard comparison (--no-tensorboard, or pip install tensorboard)")
-        cost = measure_writer(root / "writer", min(args.steps, 100_000), args.fields)
-        print(f"writer: {cost['records']} records of one rank in {cost['plain_s']:.2f} s as JSON Lines "
-              f"alone, {cost['columns_s']:.2f} s keeping the columns too "
-              f"({1e6 * (cost['columns_s'] - cost['plain_s']) / cost['records']:.1f} us a record)")
-        listing = measure_list(root / "many", args.list_runs)
-        print(f"runs list with {listing['runs']} runs: {listing['list_s']:.2f} s read whole, "
-              f"{listing['cached_s']:.2f} s on the Monitor's refresh (unchanged runs not read again)")
-        follow = measure_follow(root / "runs", args.ranks, args.follow_seconds)
-        print(f"follow: {follow['writers']} writers, p95 latency {follow['p95_s'] * 1000:.0f} ms "
-              f"(median {follow['median_s'] * 1000:.0f} ms, {follow['records']} records)")
+        _report_writer_list_and_follow(root, args)
+
+
+def _report_writer_list_and_follow(root: Path, args: argparse.Namespace) -> None:
+    """The writer's cost for the columns, the runs list, and follow latency with many writers."""
+    cost = measure_writer(root / "writer", min(args.steps, 100_000), args.fields)
+    print(f"writer: {cost['records']} records of one rank in {cost['plain_s']:.2f} s as JSON Lines "
+          f"alone, {cost['columns_s']:.2f} s keeping the columns too "
+          f"({1e6 * (cost['columns_s'] - cost['plain_s']) / cost['records']:.1f} us a record)")
+    listing = measure_list(root / "many", args.list_runs)
+    print(f"runs list with {listing['runs']} runs: {listing['list_s']:.2f} s read whole, "
+          f"{listing['cached_s']:.2f} s on the Monitor's refresh (unchanged runs not read again)")
+    follow = measure_follow(root / "runs", args.ranks, args.follow_seconds)
+    print(f"follow: {follow['writers']} writers, p95 latency {follow['p95_s'] * 1000:.0f} ms "
+          f"(median {follow['median_s'] * 1000:.0f} ms, {follow['records']} records)")
 
 
 if __name__ == "__main__":
