@@ -106,6 +106,7 @@ class MetricPlot(pg.PlotWidget):
         vb.sigResized.connect(self._on_view_changed)
         vb.sigRangeChanged.connect(self._on_view_changed)
         self._detail_loader: DetailLoader | None = None
+        self._flat_y = False  # the y range was set around a flat curve
         self._detail_timer = QTimer(self)
         self._detail_timer.setSingleShot(True)
         self._detail_timer.setInterval(DETAIL_DELAY_MS)
@@ -251,8 +252,27 @@ class MetricPlot(pg.PlotWidget):
             changed |= curve.refresh(self.options)
         if changed:
             self._update_empty()
+            self._fit_flat_curves()
             self.place_legend()
         return changed
+
+    def _fit_flat_curves(self) -> None:
+        """A flat curve (a constant learning rate) in a range around its value: pyqtgraph's
+        auto range gives flat data ±0.5, which puts 3e-4 on a "0" line. Auto range returns
+        as soon as the values differ; a range the user set is left alone, and so is a plot with
+        reference lines (the auto range keeps them in view)."""
+        vb = self.plotItem.vb
+        if self.options.log_y or self.references() or not (self._flat_y or vb.autoRangeEnabled()[1]):
+            return
+        values = [self.curve_data(key)[1] for key in self._curves]
+        finite = np.concatenate([v[np.isfinite(v)] for v in values]) if values else np.empty(0)
+        if finite.size and finite.min() == finite.max() and finite[0] != 0:
+            level = abs(float(finite[0]))
+            vb.setYRange(finite[0] - 0.1 * level, finite[0] + 0.1 * level, padding=0)
+            self._flat_y = True  # setYRange turned the y auto range off
+        elif self._flat_y:
+            self._flat_y = False
+            vb.enableAutoRange(axis="y")
 
     # ------------------------------------------------------------ legend and empty hint
 

@@ -186,3 +186,18 @@ def test_a_column_whose_ends_miss_the_legend_still_counts_when_its_span_crosses_
     assert len(columns) == 1  # one column, kept as its span
     chosen = choose_corner(columns, np.empty((0, 3)), view, legend)
     assert chosen != CORNERS[0]
+
+
+def test_a_flat_curve_is_shown_around_its_value_and_auto_range_returns_when_it_moves(qtbot):
+    """A constant learning rate of 3e-4 reads 3e-4 on the axis, not a line on "0" of a ±0.5
+    range; once the values differ the plot ranges over them again."""
+    series = _series(np.arange(1, 101), np.full(100, 3e-4))
+    plot = _show(qtbot, MetricPlot("Learning rate", "lr"))
+    plot.set_curves([CurveSpec("lr", "train/lr", series, "#1f77b4")])
+    _settle(qtbot, plot)
+    low, high = plot.plotItem.vb.viewRange()[1]
+    assert low < 3e-4 < high and high - low < 1e-4
+    _add(series, 101, 1e-3)
+    _settle(qtbot, plot)
+    low, high = plot.plotItem.vb.viewRange()[1]
+    assert low <= 3e-4 and high >= 1e-3 and plot.plotItem.vb.autoRangeEnabled()[1]
