@@ -19,8 +19,9 @@ total memory; outside the auto range) and references (a prediction to compare
 the curves with; inside the auto range, so the line is always in view).
 
 A large run's history arrives as min/max overviews; when the plot is zoomed in
-on part of it (steps on x), the plot asks its detail loader for every point of
-the visible range and draws them there (``plot_curve.CurveDetail``).
+on part of it, the plot asks its detail loader for every point of the visible
+steps (on the wall-time axis, the steps written in the visible seconds) and
+draws them there (``plot_curve.CurveDetail``).
 """
 
 from __future__ import annotations
@@ -208,21 +209,28 @@ class MetricPlot(pg.PlotWidget):
         self._detail_loader = loader
 
     def request_detail(self) -> None:
-        """Ask for every point of the visible steps of each overview curve zoomed in on."""
-        if self._detail_loader is None or self.options.x_time:
+        """Ask for every point of the visible steps of each overview curve zoomed in on (on the
+        wall-time axis, the steps written in the visible seconds)."""
+        if self._detail_loader is None:
             return
         (first, last), _y = self.plotItem.vb.viewRange()
         buckets = max(200, int(self.plotItem.vb.width()))
         wanted: list[DetailRequest] = []
         for key, curve in self._curves.items():
-            source, steps = curve.spec.series.detail_source, curve.spec.series.step.view
+            series = curve.spec.series
+            source, steps = series.detail_source, series.step.view
             if source is None or not len(steps):
                 continue
-            if first <= steps[0] and last >= steps[-1]:  # all of it in view: the overview shows it
+            x = series.time.view - curve.spec.time_origin if self.options.x_time else steps
+            if first <= x[0] and last >= x[-1]:  # all of it in view: the overview shows it
                 if curve.detail is not None:
                     curve.set_detail(None)
                 continue
-            wanted.append((key, source, first, last, buckets))
+            if self.options.x_time:  # seconds to steps, through the overview's own points
+                low, high = np.interp([first, last], x, steps)
+                wanted.append((key, source, math.floor(low), math.ceil(high), buckets))
+            else:
+                wanted.append((key, source, first, last, buckets))
         if wanted:
             self._detail_loader(wanted, self.show_detail)
 

@@ -49,3 +49,32 @@ def test_zooming_in_on_a_large_run_draws_every_point_of_the_range(qtbot, runs_co
 
     plot.plotItem.vb.setXRange(0, STEPS + 1, padding=0)  # all of it in view again: the overview
     qtbot.waitUntil(lambda: plot.curve_detail(key) is None, timeout=10000)
+
+
+def test_zooming_in_on_wall_time_draws_every_step_written_in_those_seconds(qtbot, runs_context,
+                                                                        make_monitor, monkeypatch):
+    import json
+
+    import backends.runs.column_reader as column_reader
+
+    monkeypatch.setattr(column_reader, "LARGE_RUN_BYTES", 64 * 1024)
+    run = create_run(runs_context.runs_dir, "timed", {"model": "gpt", "steps": STEPS})
+    run.metrics_dir.mkdir(exist_ok=True)
+    with open(run.metrics_path(0), "w") as f:  # one step every 0.5 s, from another tool
+        for step in range(1, STEPS + 1):
+            f.write(json.dumps({"v": 1, "t": 1000.0 + step / 2, "step": step, "rank": 0,
+                                "kind": "train", "loss": 1.0 / step}) + "\n")
+    panel = make_monitor()
+    panel.select_runs([run.path])
+    plot, key = panel.plots["loss"], "timed|train|loss|0"
+    qtbot.waitUntil(lambda: key in plot.curve_keys() and len(plot.curve_data(key)[0]) > 0,
+                    timeout=20000)
+    panel.x_axis_box.setCurrentText("Wall time")
+    panel.redraw()
+    plot.plotItem.vb.setXRange(2500, 2510, padding=0)  # seconds since the first record
+    qtbot.waitUntil(lambda: plot.curve_detail(key) is not None, timeout=10000)
+    panel.redraw()
+    seconds, values = plot.curve_data(key)
+    inside = (seconds >= 2500) & (seconds <= 2510)
+    # Steps 5001..5021 were written between 2500 and 2510 s after step 1: every one is drawn.
+    assert np.allclose(values[inside], 1.0 / np.arange(5001, 5022))
