@@ -208,17 +208,24 @@ class TaskRunner(QObject):
             details = traceback.format_exc()
         self._sig_worker_finished.emit(request.id, result, error, details)
 
-    def _on_worker_progress(self, request_id: int, fraction: float) -> None:
+    def _still_wanted(self, request_id: int) -> _Request | None:
+        """The running request with this id, unless it was cancelled or superseded meanwhile."""
         request = self._running
         if request is None or request.id != request_id or request.cancel.is_set():
+            return None
+        return request
+
+    def _on_worker_progress(self, request_id: int, fraction: float) -> None:
+        request = self._still_wanted(request_id)
+        if request is None:
             return
         if request.on_progress is not None:
             request.on_progress(fraction)
         self.sig_progress.emit(request_id, fraction)
 
     def _on_worker_partial(self, request_id: int, value: Any) -> None:
-        request = self._running
-        if request is None or request.id != request_id or request.cancel.is_set():
+        request = self._still_wanted(request_id)
+        if request is None:
             return
         if request.on_partial is not None:
             request.on_partial(value)

@@ -13,6 +13,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Self
 
+from backends.fields import field_names, unknown_fields
+
 
 class ConfigError(ValueError):
     """A model config value is wrong; the message names the field and the fix."""
@@ -27,12 +29,11 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+        unknown = unknown_fields(cls, data)
         if unknown:
             raise ConfigError(
                 f"{cls.__name__}: unknown field(s) {', '.join(unknown)}; "
-                f"valid fields are {', '.join(sorted(names))}"
+                f"valid fields are {', '.join(sorted(field_names(cls)))}"
             )
         missing = sorted(
             f.name

@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from backends.fields import field_names, unknown_fields
 from backends.text.errors import GenerationError
 
 FILTERED = float("-inf")  # what a filtered logit becomes (as in transformers)
@@ -124,11 +125,11 @@ class SamplingConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SamplingConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+        unknown = unknown_fields(cls, data)
         if unknown:
             raise GenerationError(
-                f"unknown sampling setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}"
+                f"unknown sampling setting(s) {', '.join(unknown)}; "
+                f"valid: {', '.join(sorted(field_names(cls)))}"
             )
         values: dict[str, Any] = {k: (tuple(v) if k == "stop" else v) for k, v in data.items()}
         config = cls(**values)

@@ -26,6 +26,8 @@ from typing import Any
 
 import tomli_w
 
+from backends.fields import unknown_fields
+
 SUFFIX = ".toml"
 
 
@@ -93,8 +95,7 @@ class PromptTemplate:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PromptTemplate:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+        unknown = unknown_fields(cls, data)
         if unknown:
             raise TemplateError(f"unknown template field(s) {', '.join(unknown)}")
         values = dict(data)

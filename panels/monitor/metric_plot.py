@@ -272,15 +272,28 @@ class MetricPlot(pg.PlotWidget):
         vb = self.plotItem.vb
         if self.options.log_y or self.references() or not (self._flat_y or vb.autoRangeEnabled()[1]):
             return
-        values = [self.curve_data(key)[1] for key in self._curves]
-        finite = np.concatenate([v[np.isfinite(v)] for v in values]) if values else np.empty(0)
-        if finite.size and finite.min() == finite.max() and finite[0] != 0:
-            level = abs(float(finite[0]))
-            vb.setYRange(finite[0] - 0.1 * level, finite[0] + 0.1 * level, padding=0)
+        level = self._flat_level()
+        if level:
+            vb.setYRange(level - 0.1 * abs(level), level + 0.1 * abs(level), padding=0)
             self._flat_y = True  # setYRange turned the y auto range off
         elif self._flat_y:
             self._flat_y = False
             vb.enableAutoRange(axis="y")
+
+    def _flat_level(self) -> float | None:
+        """The one value every curve holds, if they all hold one (the first curve that varies
+        ends the look: a live plot of many curves pays for one, not all)."""
+        level: float | None = None
+        for key in self._curves:
+            y = self.curve_data(key)[1]
+            y = y[np.isfinite(y)]
+            if not y.size:
+                continue
+            low, high = float(y.min()), float(y.max())
+            if low != high or (level is not None and low != level):
+                return None
+            level = low
+        return level
 
     # ------------------------------------------------------------ legend and empty hint
 

@@ -93,18 +93,20 @@ def _list(runs: list[Any], args: argparse.Namespace) -> int:
 
 
 def _checkpoints(run_dir: Any, args: argparse.Namespace) -> int:
+    """A run's checkpoints: here, or a remote run's on its host (those fetched here marked)."""
     from backends import launch
 
-    found = launch.list_checkpoints(run_dir)
+    found = launch.run_checkpoints(run_dir)
     if args.json:
         print(json.dumps([{"step": c.step, "path": str(c.path), "saved": c.saved,
-                           "size_bytes": c.size_bytes} for c in found], indent=2))
+                           "size_bytes": c.size_bytes, "here": c.host is None} for c in found],
+                         indent=2))
         return 0
     if not found:
         print(f"{run_dir.name} has no checkpoint yet")
-        return 0
     for c in found:
-        print(f"step {c.step:>8}  {_when(c.saved)}  {c.size_bytes / 2**20:8.1f} MiB  {c.path}")
+        where = str(c.path) if c.host is None else f"on {c.host}: --fetch {c.step}"
+        print(f"step {c.step:>8}  {_when(c.saved)}  {c.size_bytes / 2**20:8.1f} MiB  {where}")
     return 0
 
 
@@ -132,7 +134,7 @@ def _remote(run_dir: Any, args: argparse.Namespace) -> int:
             print(f"fetched {fetch_checkpoint(run_dir, args.fetch)}")
             return 0
         if args.checkpoints:
-            return _remote_checkpoints(run_dir, args)
+            return _checkpoints(run_dir, args)
         if args.follow:
             status = follow_remote(run_dir, show_progress=not args.json)
             print(json.dumps({"run_dir": str(run_dir.path), "status": status}) if args.json
@@ -160,24 +162,6 @@ def _sync(run_dir: Any) -> None:
         print(f"showing the last known state: {exc}", file=sys.stderr)
     finally:
         mirror.close()
-
-
-def _remote_checkpoints(run_dir: Any, args: argparse.Namespace) -> int:
-    """A remote run's checkpoints on its host; those fetched here are marked."""
-    from backends import launch
-
-    found = launch.run_checkpoints(run_dir)
-    if args.json:
-        print(json.dumps([{"step": c.step, "path": str(c.path), "saved": c.saved,
-                           "size_bytes": c.size_bytes, "here": c.host is None} for c in found],
-                         indent=2))
-        return 0
-    if not found:
-        print(f"{run_dir.name} has no checkpoint yet")
-    for c in found:
-        print(f"step {c.step:>8}  {_when(c.saved)}  {c.size_bytes / 2**20:8.1f} MiB  "
-              f"{'here: ' + str(c.path) if c.host is None else 'on the host: --fetch ' + str(c.step)}")
-    return 0
 
 
 def _end(run_dir: Any, args: argparse.Namespace) -> int:
